@@ -1,0 +1,10 @@
+"""Settings of gateway_web: the shared ones from walletkit.conf, plus what only this service has."""
+
+import os
+
+os.environ.setdefault("SERVICE_NAME", "gateway")
+
+from walletkit.conf import *  # noqa: E402, F403
+from walletkit.conf import INSTALLED_APPS  # noqa: E402
+
+INSTALLED_APPS = [*INSTALLED_APPS, "accounts"]

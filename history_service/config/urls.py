@@ -1,0 +1,6 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("walletkit.urls")),
+    path("", include("history.urls")),
+]

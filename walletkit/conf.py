@@ -1,0 +1,80 @@
+"""Settings every service shares. A service's settings.py star-imports this, then adds its own.
+
+Every value comes from the environment through one ``env`` object, with development defaults
+that match ``make up``. The README lists every variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+
+from walletkit.logging import logging_config
+
+env = environ.Env()
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env("WALLET_DATA_DIR", default=str(REPO_ROOT / ".data")))
+
+SERVICE_NAME = env("SERVICE_NAME", default="unknown")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-not-secret-" + SERVICE_NAME)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"postgres://postgres@127.0.0.1:54320/{SERVICE_NAME}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+
+KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
+KAFKA_PARTITIONS = env.int("KAFKA_PARTITIONS", default=8)
+KAFKA_DELIVERY_TIMEOUT_MS = env.int("KAFKA_DELIVERY_TIMEOUT_MS", default=10000)
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:16379/0")
+
+KEYS_DIR = DATA_DIR / "keys"
+JWT_PUBLIC_KEY = env("JWT_PUBLIC_KEY", default=str(KEYS_DIR / "jwt_public.pem"))
+SERVICE_JWT_PUBLIC_KEY = env("SERVICE_JWT_PUBLIC_KEY", default=str(KEYS_DIR / "service_public.pem"))
+SERVICE_JWT_PRIVATE_KEY = env("SERVICE_JWT_PRIVATE_KEY", default=str(KEYS_DIR / "service_private.pem"))
+
+SERVICE_URLS = {
+    "transaction": env("TRANSACTION_SERVICE_URL", default="http://127.0.0.1:8001"),
+    "wallet": env("WALLET_SERVICE_URL", default="http://127.0.0.1:8002"),
+    "ledger": env("LEDGER_SERVICE_URL", default="http://127.0.0.1:8003"),
+    "history": env("HISTORY_SERVICE_URL", default="http://127.0.0.1:8004"),
+}
+SERVICE_HTTP_TIMEOUT = env.float("SERVICE_HTTP_TIMEOUT", default=3.0)
+MAX_AMOUNT = env("MAX_AMOUNT", default="1000000000")
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "rest_framework",
+    "walletkit.outbox",
+    "walletkit.inbox",
+]
+MIDDLEWARE = [
+    "walletkit.correlation.CorrelationIdMiddleware",
+    "walletkit.metrics.RequestMetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["walletkit.auth.BearerAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["walletkit.auth.IsUserOrService"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "walletkit.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+
+LOGGING = logging_config(env("LOG_LEVEL", default="INFO"))
+os.environ.setdefault("SERVICE_NAME", SERVICE_NAME)

@@ -1,0 +1,62 @@
+"""Errors as JSON with a stable machine-readable ``code`` and a human ``detail``."""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """A business rule said no. ``code`` is part of the public contract."""
+
+    def __init__(self, detail: str, *, code: str, status_code: int = status.HTTP_400_BAD_REQUEST, extra=None):
+        super().__init__(detail=detail, code=code)
+        self.status_code = status_code
+        self.extra = extra or {}
+
+
+_CODES = {
+    status.HTTP_400_BAD_REQUEST: "invalid",
+    status.HTTP_401_UNAUTHORIZED: "not_authenticated",
+    status.HTTP_403_FORBIDDEN: "permission_denied",
+    status.HTTP_404_NOT_FOUND: "not_found",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+    status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
+}
+
+
+def exception_handler(exc, context):
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        body = {"code": "invalid", "detail": "Some fields are invalid.", "errors": _field_errors(exc.detail)}
+    elif isinstance(exc, ApiError):
+        body = {"code": exc.default_code if not exc.get_codes() else exc.get_codes(), "detail": str(exc.detail)}
+        body.update(exc.extra)
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
+        code = codes if isinstance(codes, str) and codes not in ("error", "invalid") else None
+        body = {"code": code or _CODES.get(response.status_code, "error"), "detail": _text(response.data)}
+    return Response(body, status=response.status_code, headers=_keep_headers(response))
+
+
+def _field_errors(detail):
+    if isinstance(detail, dict):
+        return {
+            field: [str(message) for message in (msgs if isinstance(msgs, list) else [msgs])]
+            for field, msgs in detail.items()
+        }
+    return {"non_field_errors": [str(message) for message in (detail if isinstance(detail, list) else [detail])]}
+
+
+def _text(data) -> str:
+    if isinstance(data, dict) and "detail" in data:
+        return str(data["detail"])
+    return str(data)
+
+
+def _keep_headers(response) -> dict:
+    return {name: value for name, value in response.items() if name in ("WWW-Authenticate", "Retry-After", "Allow")}

@@ -1,0 +1,177 @@
+"""The idempotent consumer loop.
+
+At-least-once delivery made exactly-once in effect: the inbox row and the handler's
+effect commit in one database transaction, and the Kafka offset is committed only after
+that commit. A crash between the two replays the message; the inbox row turns the
+replay into a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from confluent_kafka import KafkaError, Message, TopicPartition
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
+
+from walletkit import metrics
+from walletkit.correlation import correlation_id_set
+from walletkit.events import Envelope, InvalidEvent, envelope_parse
+from walletkit.inbox.models import DeadLetter
+from walletkit.inbox.registry import ConsumerSpec
+from walletkit.kafka import consumer_create, producer_create
+from walletkit.shutdown import ShutdownFlag
+
+logger = logging.getLogger(__name__)
+
+LAG_REPORT_SECONDS = 5.0
+INBOX_INSERT = """
+    INSERT INTO inbox_event (consumer, event_id, event_type, topic, partition, "offset", processed_at)
+    VALUES (%s, %s, %s, %s, %s, %s, now())
+    ON CONFLICT (consumer, event_id) DO NOTHING RETURNING id
+"""
+
+
+class InfrastructureDown(Exception):
+    """The database or broker is unreachable: wait and retry, the message is not at fault."""
+
+
+class ConsumerLoop:
+    def __init__(self, spec: ConsumerSpec, *, shutdown: ShutdownFlag, batch_size: int = 200) -> None:
+        self.spec = spec
+        self.shutdown = shutdown
+        self.batch_size = batch_size
+        self.handler = spec.handler
+        self.consumer = consumer_create(group_id=spec.group)
+        self.dead_letter_producer = producer_create()
+        self._lag_reported_at = 0.0
+
+    def run(self) -> None:
+        self.consumer.subscribe([self.spec.topic])
+        logger.info("consumer started", extra={"consumer": self.spec.name, "topic": self.spec.topic})
+        try:
+            while not self.shutdown.requested:
+                close_old_connections()
+                messages = self.consumer.consume(num_messages=self.batch_size, timeout=0.5)
+                done: dict[tuple[str, int], int] = {}
+                for message in messages:
+                    if message.error():
+                        if message.error().code() != KafkaError._PARTITION_EOF:
+                            logger.warning("consume error", extra={"error": str(message.error())})
+                        continue
+                    self.process_until_settled(message)
+                    done[(message.topic(), message.partition())] = message.offset() + 1
+                if done:
+                    # Only after every database commit above: a crash before this line replays them.
+                    self.consumer.commit(
+                        offsets=[TopicPartition(t, p, o) for (t, p), o in done.items()], asynchronous=False
+                    )
+                self._report_lag()
+        finally:
+            self.consumer.close()
+            self.dead_letter_producer.flush(5)
+            logger.info("consumer stopped", extra={"consumer": self.spec.name})
+
+    def process_until_settled(self, message: Message) -> None:
+        """Apply the message, or dead-letter it after ``max_attempts`` failures of its own.
+
+        An unreachable database is not the message's fault: that is retried until it returns
+        (or shutdown), never dead-lettered, so an outage does not empty a topic into the DLQ.
+        """
+        attempts = 0
+        delay = 0.05
+        while True:
+            try:
+                envelope = envelope_parse(message.value())
+            except InvalidEvent as exc:
+                self.dead_letter(message, exc, attempts=1)
+                return
+            try:
+                self.apply(envelope, message)
+                return
+            except (OperationalError, InterfaceError) as exc:
+                logger.warning("database unavailable; retrying", extra={"error": str(exc)})
+                connection.close()
+                if self.shutdown.wait(min(delay, 5.0)):
+                    raise SystemExit(0) from None
+                delay *= 2
+            except Exception as exc:
+                attempts += 1
+                logger.exception("handler failed", extra={"consumer": self.spec.name, "attempt": attempts})
+                if isinstance(exc, DatabaseError):
+                    connection.close()
+                if attempts >= self.spec.max_attempts:
+                    self.dead_letter(message, exc, attempts=attempts)
+                    return
+                self.shutdown.wait(min(delay, 2.0))
+                delay *= 2
+
+    def apply(self, envelope: Envelope, message: Message) -> bool:
+        """True if the effect was applied now, False if this consumer had already applied it."""
+        correlation_id_set(envelope.correlation_id)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    INBOX_INSERT,
+                    [self.spec.name, envelope.event_id, envelope.event_type, message.topic(),
+                     message.partition(), message.offset()],
+                )  # fmt: skip
+                first_time = cursor.fetchone() is not None
+            if first_time:
+                self.handler(envelope)
+        metrics.EVENTS_CONSUMED.labels(self.spec.name, "applied" if first_time else "duplicate").inc()
+        correlation_id_set(None)
+        return first_time
+
+    def dead_letter(self, message: Message, error: Exception, *, attempts: int) -> None:
+        """Park the message on the dead-letter topic (with the error in headers) so the partition moves on."""
+        headers = [
+            ("error", f"{type(error).__name__}: {error}"[:1000].encode()),
+            ("consumer", self.spec.name.encode()),
+            ("original_topic", message.topic().encode()),
+            ("original_partition", str(message.partition()).encode()),
+            ("original_offset", str(message.offset()).encode()),
+            ("attempts", str(attempts).encode()),
+        ]
+        delay = 0.1
+        while True:
+            delivered: list = []
+            self.dead_letter_producer.produce(
+                self.spec.dead_letter_topic, key=message.key(), value=message.value(), headers=headers,
+                on_delivery=lambda err, _msg, verdicts=delivered: verdicts.append(err),
+            )  # fmt: skip
+            self.dead_letter_producer.flush(10)
+            if delivered and delivered[0] is None:
+                break
+            logger.warning("dead-letter publish failed; retrying", extra={"error": str(delivered)})
+            self.dead_letter_producer = producer_create()
+            if self.shutdown.wait(delay):
+                raise SystemExit(0)
+            delay = min(delay * 2, 5.0)
+        self._record_dead_letter(message, error, attempts)
+        metrics.EVENTS_CONSUMED.labels(self.spec.name, "dead_lettered").inc()
+        logger.error("message dead-lettered", extra={"consumer": self.spec.name, "error": str(error)})
+
+    def _record_dead_letter(self, message: Message, error: Exception, attempts: int) -> None:
+        try:
+            DeadLetter.objects.create(
+                consumer=self.spec.name, topic=message.topic(), partition=message.partition(),
+                offset=message.offset(), key=(message.key() or b"").decode(errors="replace"),
+                value=(message.value() or b"").decode(errors="replace"),
+                error=f"{type(error).__name__}: {error}"[:4000], attempts=attempts,
+            )  # fmt: skip
+        except DatabaseError:
+            connection.close()  # the DLQ topic has it; the local copy is a convenience
+
+    def _report_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_reported_at < LAG_REPORT_SECONDS:
+            return
+        self._lag_reported_at = now
+        try:
+            for tp in self.consumer.position(self.consumer.assignment()):
+                _low, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=False)
+                position = tp.offset if tp.offset >= 0 else _low
+                metrics.CONSUMER_LAG.labels(self.spec.name, str(tp.partition)).set(max(high - position, 0))
+        except Exception as exc:  # lag is a metric, never a reason to stop consuming
+            logger.debug("lag report failed", extra={"error": str(exc)})

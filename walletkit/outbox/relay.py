@@ -1,0 +1,154 @@
+"""The outbox relay: publishes committed outbox rows to Kafka, at least once, in id order.
+
+Several relays may run against one table: each claims a batch with
+``SELECT … FOR UPDATE SKIP LOCKED`` and holds those row locks until the broker has
+acknowledged and the rows are marked, so no row is in flight in two relays at once.
+A relay killed mid-batch leaves its rows unpublished; the next claim sends them again
+and consumers drop the duplicates by event id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+
+import psycopg
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import F
+
+from walletkit import metrics
+from walletkit.kafka import producer_create
+from walletkit.outbox.models import OutboxEvent
+from walletkit.outbox.services import NOTIFY_CHANNEL
+from walletkit.shutdown import ShutdownFlag
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 5.0
+
+
+class OutboxRelay:
+    def __init__(self, *, shutdown: ShutdownFlag, batch_size: int = 500, poll_interval: float = 5.0) -> None:
+        self.shutdown = shutdown
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval  # the fallback when a NOTIFY was missed, not the clock
+        self.producer = producer_create()
+        self.failures = 0
+
+    def run(self) -> None:
+        listener = None
+        while not self.shutdown.requested:
+            try:
+                listener = listener or self._listen()
+                close_old_connections()
+                published, failed = self.relay_batch()
+                if failed:
+                    self._back_off()
+                elif published < self.batch_size:
+                    self._wait_for_notify(listener)
+            except (psycopg.Error, DatabaseError, OSError) as exc:
+                # The database went away: reconnect both connections after a pause.
+                logger.warning("relay lost the database", extra={"error": str(exc)})
+                listener = self._close(listener)
+                connection.close()
+                self._back_off()
+        self._close(listener)
+        self.producer.flush(5)
+
+    def relay_batch(self) -> tuple[int, int]:
+        """Publish one claimed batch. Returns (published, failed)."""
+        with transaction.atomic():
+            rows = list(
+                OutboxEvent.objects.select_for_update(skip_locked=True)
+                .filter(published_at__isnull=True)
+                .order_by("id")
+                .values_list("id", "topic", "key", "envelope")[: self.batch_size]
+            )
+            if not rows:
+                return 0, 0
+            errors = self._publish(rows)
+            acked = [row_id for row_id, _topic, _key, _env in rows if row_id not in errors]
+            if acked:
+                OutboxEvent.objects.filter(id__in=acked).update(published_at=datetime.now(UTC))
+            for row_id, error in errors.items():
+                OutboxEvent.objects.filter(id=row_id).update(attempts=F("attempts") + 1, last_error=error[:2000])
+        for _row_id, topic, _key, _env in rows:
+            if _row_id not in errors:
+                metrics.EVENTS_PUBLISHED.labels(topic).inc()
+        if errors:
+            metrics.PUBLISH_FAILURES.inc(len(errors))
+            logger.warning("outbox publish failed", extra={"failed": len(errors), "error": next(iter(errors.values()))})
+            self.failures += 1
+            # A producer whose deliveries time out may be wedged for good (Tansu restart): start afresh.
+            self.producer = producer_create()
+        else:
+            self.failures = 0
+        return len(acked), len(errors)
+
+    def _publish(self, rows: list) -> dict[int, str]:
+        """Produce every row and wait for the broker's verdict on each. Returns {row id: error}."""
+        errors: dict[int, str] = {}
+        pending = {row_id for row_id, *_ in rows}
+
+        def on_delivery(row_id: int):
+            def callback(err, _msg):
+                pending.discard(row_id)
+                if err is not None:
+                    errors[row_id] = str(err)
+
+            return callback
+
+        for row_id, topic, key, envelope in rows:
+            value = json.dumps(envelope, separators=(",", ":")).encode()
+            headers = [("event_type", str(envelope.get("event_type", "")).encode())]
+            if envelope.get("correlation_id"):
+                headers.append(("correlation_id", envelope["correlation_id"].encode()))
+            while True:
+                try:
+                    self.producer.produce(topic, key=key, value=value, headers=headers, on_delivery=on_delivery(row_id))
+                    break
+                except BufferError:
+                    self.producer.poll(0.05)
+        deadline = time.monotonic() + settings.KAFKA_DELIVERY_TIMEOUT_MS / 1000 + 5
+        while pending and time.monotonic() < deadline:
+            self.producer.flush(0.5)
+        for row_id in pending:
+            errors[row_id] = "no delivery report before the deadline"
+        return errors
+
+    def _listen(self):
+        db = settings.DATABASES["default"]
+        listener = psycopg.connect(
+            host=db["HOST"], port=db["PORT"] or 5432, dbname=db["NAME"], user=db["USER"],
+            password=db["PASSWORD"], autocommit=True, connect_timeout=5,
+        )  # fmt: skip
+        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        return listener
+
+    def _wait_for_notify(self, listener) -> None:
+        """Sleep until a commit NOTIFYs, the poll interval passes, or shutdown is asked."""
+        waited = 0.0
+        while waited < self.poll_interval and not self.shutdown.requested:
+            for _ in listener.notifies(timeout=0.5, stop_after=1):
+                # Swallow the rest of a burst: one claim serves them all.
+                for _ in listener.notifies(timeout=0, stop_after=1000):
+                    pass
+                return
+            waited += 0.5
+
+    def _back_off(self) -> None:
+        self.failures = max(self.failures, 1)
+        self.shutdown.wait(min(MAX_BACKOFF_SECONDS, 0.1 * 2 ** min(self.failures, 6)))
+        self.failures += 1
+
+    @staticmethod
+    def _close(listener):
+        if listener is not None:
+            try:
+                listener.close()
+            except Exception:
+                pass
+        return None

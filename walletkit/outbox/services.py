@@ -1,0 +1,62 @@
+"""Writing to the outbox: the only way a service emits an event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from walletkit.events import Envelope, Topic
+from walletkit.outbox.models import OutboxEvent
+
+NOTIFY_CHANNEL = "outbox"
+
+
+class OutboxOutsideTransaction(RuntimeError):
+    """An outbox row written outside the business transaction could commit without its cause."""
+
+
+def outbox_event_create(*, topic: Topic | str, key: str, envelope: Envelope) -> OutboxEvent:
+    """Must run inside the caller's transaction: the event commits if and only if the change does."""
+    if not connection.in_atomic_block:
+        raise OutboxOutsideTransaction("outbox_event_create() must be called inside transaction.atomic()")
+    event = OutboxEvent.objects.create(
+        event_id=envelope.event_id, topic=str(topic), key=str(key), envelope=envelope.to_dict()
+    )
+    # NOTIFY is delivered at COMMIT (and coalesced per transaction), waking the relay at once.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+    return event
+
+
+@transaction.atomic
+def outbox_republish(
+    *,
+    key: str | None = None,
+    since: datetime | None = None,
+    first_id: int | None = None,
+    last_id: int | None = None,
+) -> int:
+    """Mark already-published rows unpublished so the relay sends them again.
+
+    The embedded broker forgets everything on restart; consumers are idempotent, so a
+    second copy of an event is harmless while a lost one would stall a saga.
+    """
+    rows = OutboxEvent.objects.filter(published_at__isnull=False)
+    if key is not None:
+        rows = rows.filter(key=key)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if first_id is not None:
+        rows = rows.filter(id__gte=first_id)
+    if last_id is not None:
+        rows = rows.filter(id__lte=last_id)
+    count = rows.update(published_at=None, attempts=0)
+    if count:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+    return count
+
+
+def outbox_backlog() -> int:
+    return OutboxEvent.objects.filter(published_at__isnull=True).count()

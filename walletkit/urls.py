@@ -1,0 +1,13 @@
+"""URLs every service serves: health, readiness, metrics and the internal outbox controls."""
+
+from django.urls import path
+
+from walletkit import health, metrics
+from walletkit.outbox.apis import OutboxRepublishApi
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("internal/outbox/republish", OutboxRepublishApi.as_view(), name="outbox-republish"),
+]
