@@ -11,7 +11,7 @@ from pathlib import Path
 
 import environ
 
-from walletkit.logging import logging_config
+from walletkit.jsonlog import logging_config
 
 env = environ.Env()
 REPO_ROOT = Path(__file__).resolve().parent.parent

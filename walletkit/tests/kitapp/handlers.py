@@ -1,0 +1,12 @@
+from walletkit.events import Envelope
+from walletkit.tests.kitapp.models import Effect
+
+
+class PoisonError(Exception):
+    pass
+
+
+def effect_apply(envelope: Envelope) -> None:
+    if envelope.payload.get("name") == "poison":
+        raise PoisonError("this event can never be applied")
+    Effect.objects.create(event_id=envelope.event_id, payload=envelope.payload)
