@@ -50,3 +50,6 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [REPO_ROOT / "frontend" / "static"]
 JWT_PRIVATE_KEY = env("JWT_PRIVATE_KEY", default=str(KEYS_DIR / "jwt_private.pem"))
 DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", default="USD")
+# Browsers carry the access/refresh tokens in these HttpOnly cookies (never readable by JS).
+JWT_ACCESS_COOKIE = "access_token"
+JWT_REFRESH_COOKIE = "refresh_token"
