@@ -1,0 +1,107 @@
+"""End-to-end fixtures: the whole system (every service, worker and server) on free ports.
+
+One stack per pytest session, started exactly like ``make up`` but throw-away (``durable=False``)
+and on ports that cannot collide with a developer's ``make up`` (8000-8004, 54320, 19092, 16379).
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from walletkit.devstack import infra
+from walletkit.devstack.stack import SERVICES, Stack, StackConfig
+
+GATEWAY_PORT_RANGE = (20000, 29990)  # below the ephemeral range free_port() draws from, far from 8000-8004
+LOG_TAIL_LINES = 40
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def consecutive_free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free loopback ports (the gateway and the four services)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(*GATEWAY_PORT_RANGE)
+        if all(_port_free(base + offset) for offset in range(count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports in {GATEWAY_PORT_RANGE}")
+
+
+def stack_config(data_dir: Path, **overrides) -> StackConfig:
+    return StackConfig(
+        data_dir=data_dir,
+        gateway_port=consecutive_free_ports(len(SERVICES)),
+        postgres_port=infra.free_port(),
+        broker_port=infra.free_port(),
+        redis_port=infra.free_port(),
+        durable=False,
+        kafka_partitions=4,
+        **overrides,
+    )
+
+
+def logs_tail(data_dir: Path, lines: int = LOG_TAIL_LINES) -> str:
+    parts = []
+    for log in sorted((data_dir / "logs").glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        parts.append(f"----- {log.name} (last {len(tail)} lines) -----\n" + "\n".join(tail))
+    return "\n".join(parts)
+
+
+def stack_start(data_dir: Path) -> Stack:
+    """Start a stack; on failure print each log's tail, stop what did start, and re-raise."""
+    stack = Stack(stack_config(data_dir), echo=lambda *_: None)
+    try:
+        stack.start()
+    except BaseException:
+        print(f"\n[e2e] stack failed to start; logs in {data_dir / 'logs'}\n{logs_tail(data_dir)}", flush=True)
+        stack.stop()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(request) -> Iterator[Stack]:
+    data_dir = Path(tempfile.mkdtemp(prefix="wallet-e2e-"))
+    stack = stack_start(data_dir)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        if request.session.testsfailed:
+            print(f"\n[e2e] stack logs kept in {data_dir / 'logs'}", flush=True)
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def gateway_url(stack: Stack) -> str:
+    return stack.config.url("gateway_web")
+
+
+@pytest.fixture(scope="session")
+def service_urls(stack: Stack) -> dict[str, str]:
+    """Service folder → base URL, e.g. ``service_urls["wallet_service"]``."""
+    return {folder: stack.config.url(folder) for folder in SERVICES}
+
+
+@pytest.fixture
+def api(gateway_url: str) -> Iterator[httpx.Client]:
+    """An HTTP client on the gateway (fresh per test, so cookies and tokens never leak between tests)."""
+    with httpx.Client(base_url=gateway_url, timeout=10) as client:
+        yield client
