@@ -1,0 +1,147 @@
+"""Thin DRF views: validate input, call one service or selector, render."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from walletkit.auth import IsInternalService
+from walletkit.errors import ApiError
+from walletkit.money import InvalidAmount, InvalidCurrency, amount_format, amount_parse, currency_parse
+
+from wallets import selectors, services
+from wallets.models import Hold
+
+
+class AmountField(serializers.Field):
+    """A positive decimal string with at most 4 fraction digits; refused, never rounded."""
+
+    def to_internal_value(self, data):
+        try:
+            return amount_parse(data)
+        except InvalidAmount as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value):
+        return amount_format(value)
+
+
+class CurrencyField(serializers.Field):
+    def to_internal_value(self, data):
+        try:
+            return currency_parse(data)
+        except InvalidCurrency as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value):
+        return value
+
+
+class WalletOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    owner_id = serializers.IntegerField()
+    name = serializers.CharField()
+    currency = serializers.CharField()
+    balance = AmountField()
+    held = AmountField()
+    available = AmountField()
+    created_at = serializers.DateTimeField()
+
+
+def _acting_user_id(request) -> int:
+    if request.user.id is None:
+        raise ApiError(
+            "This call needs a user: a user token, or a service token on behalf of one.",
+            code="user_required",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    return request.user.id
+
+
+class WalletListOpenApi(APIView):
+    """``GET /wallets``: the caller's wallets. ``POST /wallets``: open one for the caller."""
+
+    class OpenInputSerializer(serializers.Serializer):
+        currency = CurrencyField()
+        name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+    @extend_schema(responses=WalletOutputSerializer(many=True))
+    def get(self, request):
+        wallets = selectors.wallet_list_for_owner(owner_id=_acting_user_id(request))
+        return Response(WalletOutputSerializer(wallets, many=True).data)
+
+    @extend_schema(request=OpenInputSerializer, responses={201: WalletOutputSerializer})
+    def post(self, request):
+        owner_id = _acting_user_id(request)
+        data = self.OpenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wallet = services.wallet_open(owner_id=owner_id, **data.validated_data)
+        return Response(WalletOutputSerializer(wallet).data, status=status.HTTP_201_CREATED)
+
+
+class WalletDetailApi(APIView):
+    """The owner sees their wallet; an internal service sees any; everyone else gets 404."""
+
+    @extend_schema(responses=WalletOutputSerializer)
+    def get(self, request, wallet_id):
+        owner_id = None if request.user.service else request.user.id
+        wallet = selectors.wallet_get(wallet_id=wallet_id, owner_id=owner_id)
+        if wallet is None:
+            raise ApiError("Wallet not found.", code="wallet_not_found", status_code=status.HTTP_404_NOT_FOUND)
+        return Response(WalletOutputSerializer(wallet).data)
+
+
+class HoldOutputSerializer(serializers.Serializer):
+    transaction_id = serializers.UUIDField()
+    status = serializers.CharField()
+    type = serializers.CharField()
+    amount = AmountField()
+    currency = serializers.CharField()
+    reason = serializers.CharField()
+    from_wallet_id = serializers.UUIDField(allow_null=True)
+    to_wallet_id = serializers.UUIDField(allow_null=True)
+    from_owner_id = serializers.SerializerMethodField()
+    to_owner_id = serializers.SerializerMethodField()
+
+    def get_from_owner_id(self, hold: Hold) -> int | None:
+        return hold.from_wallet.owner_id if hold.from_wallet_id else None
+
+    def get_to_owner_id(self, hold: Hold) -> int | None:
+        return hold.to_wallet.owner_id if hold.to_wallet_id else None
+
+
+class HoldReserveApi(APIView):
+    """Internal, on behalf of the acting user: reserve funds (or authorize a deposit) for one transaction."""
+
+    permission_classes = [IsInternalService]
+
+    class InputSerializer(serializers.Serializer):
+        transaction_id = serializers.UUIDField()
+        type = serializers.ChoiceField(choices=Hold.Type.choices)
+        from_wallet_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+        to_wallet_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+        amount = AmountField()
+        currency = CurrencyField(required=False, allow_null=True, default=None)
+
+    @extend_schema(request=InputSerializer, responses={200: HoldOutputSerializer, 201: HoldOutputSerializer})
+    def post(self, request):
+        acting_user_id = _acting_user_id(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hold, created = services.hold_reserve(acting_user_id=acting_user_id, **data.validated_data)
+        return Response(
+            HoldOutputSerializer(hold).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class HoldDetailApi(APIView):
+    permission_classes = [IsInternalService]
+
+    @extend_schema(responses=HoldOutputSerializer)
+    def get(self, request, transaction_id):
+        hold = selectors.hold_get(transaction_id=transaction_id)
+        if hold is None:
+            raise ApiError("Hold not found.", code="hold_not_found", status_code=status.HTTP_404_NOT_FOUND)
+        return Response(HoldOutputSerializer(hold).data)

@@ -1,0 +1,94 @@
+"""Wallets and holds: a snapshot of the ledger that answers "can this user spend this much now?"."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+
+MONEY = {"max_digits": 19, "decimal_places": 4}
+
+
+class Wallet(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner_id = models.BigIntegerField(db_index=True)
+    name = models.CharField(max_length=100, blank=True, default="")
+    currency = models.CharField(max_length=3)
+    balance = models.DecimalField(**MONEY, default=Decimal(0))
+    held = models.DecimalField(**MONEY, default=Decimal(0))
+    # Bumped with every change of balance or held, so a reader can tell two snapshots apart.
+    version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "wallet"
+        constraints = [
+            # The last line of defence: whatever the code does, the database never stores a wallet
+            # that is overdrawn or holds more than it has.
+            models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative"),
+            models.CheckConstraint(condition=Q(held__gte=0), name="wallet_held_not_negative"),
+            models.CheckConstraint(condition=Q(held__lte=F("balance")), name="wallet_held_within_balance"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.currency} {self.balance}"
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+
+class Hold(models.Model):
+    """Money set aside for one transaction until the ledger says yes (capture) or no (release).
+
+    For a deposit nothing is set aside: the hold only records that the owner authorized it.
+    """
+
+    class Type(models.TextChoices):
+        DEPOSIT = "DEPOSIT"
+        WITHDRAWAL = "WITHDRAWAL"
+        TRANSFER = "TRANSFER"
+
+    class Status(models.TextChoices):
+        RESERVED = "RESERVED"
+        CAPTURED = "CAPTURED"
+        RELEASED = "RELEASED"
+
+    transaction_id = models.UUIDField(unique=True)
+    type = models.CharField(max_length=10, choices=Type.choices)
+    from_wallet = models.ForeignKey(Wallet, null=True, on_delete=models.PROTECT, related_name="outgoing_holds")
+    to_wallet = models.ForeignKey(Wallet, null=True, on_delete=models.PROTECT, related_name="incoming_holds")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    owner_id = models.BigIntegerField()  # the acting user who authorized the movement
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RESERVED)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "wallet_hold"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
+            models.CheckConstraint(
+                condition=(
+                    Q(type="DEPOSIT", from_wallet__isnull=True, to_wallet__isnull=False)
+                    | Q(type="WITHDRAWAL", from_wallet__isnull=False, to_wallet__isnull=True)
+                    | (
+                        Q(type="TRANSFER", from_wallet__isnull=False, to_wallet__isnull=False)
+                        & ~Q(from_wallet=F("to_wallet"))
+                    )
+                ),
+                name="hold_wallets_match_type",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.transaction_id} {self.status}"
+
+    @property
+    def sets_funds_aside(self) -> bool:
+        return self.type != self.Type.DEPOSIT

@@ -1,0 +1,228 @@
+"""Every write of wallet_service. Money moves only here, each movement in one database transaction."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from rest_framework import status
+
+from walletkit.errors import ApiError
+from walletkit.events import EventType, Topic, envelope_build
+from walletkit.money import currency_parse
+from walletkit.outbox.services import outbox_event_create
+
+from wallets.models import Hold, Wallet
+
+logger = logging.getLogger(__name__)
+
+
+def _wallet_not_found() -> ApiError:
+    # The same answer for "missing" and "someone else's": never reveal that another user's wallet exists.
+    return ApiError("Wallet not found.", code="wallet_not_found", status_code=status.HTTP_404_NOT_FOUND)
+
+
+@transaction.atomic
+def wallet_open(*, owner_id: int, currency: str, name: str = "") -> Wallet:
+    """The ledger learns of the wallet from ``WalletOpened``, committed with the row."""
+    wallet = Wallet.objects.create(owner_id=owner_id, currency=currency_parse(currency), name=name)
+    envelope = envelope_build(
+        event_type=EventType.WALLET_OPENED,
+        payload={"wallet_id": wallet.id, "owner_id": owner_id, "currency": wallet.currency, "name": name},
+    )
+    outbox_event_create(topic=Topic.WALLET_EVENTS, key=str(wallet.id), envelope=envelope)
+    return wallet
+
+
+@transaction.atomic
+def hold_reserve(
+    *,
+    transaction_id: UUID,
+    type: str,
+    from_wallet_id: UUID | None,
+    to_wallet_id: UUID | None,
+    amount: Decimal,
+    acting_user_id: int,
+    currency: str | None = None,
+) -> tuple[Hold, bool]:
+    """One hold per transaction id: a retry returns the existing hold and writes nothing.
+
+    Returns ``(hold, created)``. Withdrawals and transfers set ``amount`` aside on the sender
+    (``available >= amount`` checked under the sender's row lock); a deposit only records that
+    the acting user owns the wallet it credits.
+    """
+    _movement_check(type=type, from_wallet_id=from_wallet_id, to_wallet_id=to_wallet_id, amount=amount)
+    existing = Hold.objects.filter(transaction_id=transaction_id).first()
+    if existing is not None:
+        return _hold_retry(existing, type=type, amount=amount, acting_user_id=acting_user_id), False
+
+    sender = receiver = None
+    if type == Hold.Type.DEPOSIT:
+        receiver = _owned_wallet(to_wallet_id, acting_user_id, lock=False)
+    else:
+        # The sender's row lock serializes every reserve against this wallet: two concurrent
+        # reserves cannot both see the same `available`.
+        sender = _owned_wallet(from_wallet_id, acting_user_id, lock=True)
+        if type == Hold.Type.TRANSFER:
+            receiver = Wallet.objects.filter(id=to_wallet_id).first()
+            if receiver is None:
+                raise _wallet_not_found()
+    hold_currency = (sender or receiver).currency
+    if (receiver and receiver.currency != hold_currency) or (currency and currency.upper() != hold_currency):
+        raise ApiError(
+            "The wallets' currencies differ.",
+            code="currency_mismatch",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    if sender is not None and sender.available < amount:
+        raise ApiError(
+            "Insufficient funds.", code="insufficient_funds", status_code=status.HTTP_422_UNPROCESSABLE_ENTITY
+        )
+
+    try:
+        # A savepoint: when a concurrent first reserve of the same transaction id wins the unique
+        # index, only this insert is undone and the winner's hold is returned.
+        with transaction.atomic():
+            hold = Hold.objects.create(
+                transaction_id=transaction_id, type=type, from_wallet=sender, to_wallet=receiver,
+                amount=amount, currency=hold_currency, owner_id=acting_user_id,
+            )  # fmt: skip
+    except IntegrityError:
+        winner = Hold.objects.get(transaction_id=transaction_id)
+        return _hold_retry(winner, type=type, amount=amount, acting_user_id=acting_user_id), False
+
+    if sender is not None:
+        sender.held += amount
+        sender.version += 1
+        sender.save(update_fields=["held", "version", "updated_at"])
+    event_type = EventType.DEPOSIT_AUTHORIZED if type == Hold.Type.DEPOSIT else EventType.FUNDS_RESERVED
+    _hold_event_write(hold, event_type)
+    return hold, True
+
+
+@transaction.atomic
+def hold_capture(*, transaction_id: UUID) -> Hold | None:
+    """The ledger posted the movement: apply it to the snapshot, exactly once."""
+    hold = Hold.objects.select_for_update().filter(transaction_id=transaction_id).first()
+    if hold is None:
+        logger.warning("ledger posted a transaction with no hold", extra={"transaction_id": str(transaction_id)})
+        return None
+    if hold.status != Hold.Status.RESERVED:
+        _hold_settled_log(hold, wanted=Hold.Status.CAPTURED)
+        return hold
+    wallets = _wallets_lock(hold)
+    if hold.from_wallet_id:
+        sender = wallets[hold.from_wallet_id]
+        sender.balance -= hold.amount
+        sender.held -= hold.amount
+        _wallet_save(sender)
+    if hold.to_wallet_id:
+        receiver = wallets[hold.to_wallet_id]
+        receiver.balance += hold.amount
+        _wallet_save(receiver)
+    hold.status = Hold.Status.CAPTURED
+    hold.save(update_fields=["status", "updated_at"])
+    _hold_event_write(hold, EventType.HOLD_CAPTURED)
+    return hold
+
+
+@transaction.atomic
+def hold_release(*, transaction_id: UUID, reason: str) -> Hold | None:
+    """The ledger said no: give the set-aside money back to ``available``, exactly once."""
+    hold = Hold.objects.select_for_update().filter(transaction_id=transaction_id).first()
+    if hold is None:
+        logger.warning("ledger rejected a transaction with no hold", extra={"transaction_id": str(transaction_id)})
+        return None
+    if hold.status != Hold.Status.RESERVED:
+        _hold_settled_log(hold, wanted=Hold.Status.RELEASED)
+        return hold
+    if hold.sets_funds_aside:
+        sender = _wallets_lock(hold)[hold.from_wallet_id]
+        sender.held -= hold.amount
+        _wallet_save(sender)
+    hold.status = Hold.Status.RELEASED
+    hold.reason = reason[:200]
+    hold.save(update_fields=["status", "reason", "updated_at"])
+    _hold_event_write(hold, EventType.HOLD_RELEASED)
+    return hold
+
+
+def _movement_check(*, type: str, from_wallet_id: UUID | None, to_wallet_id: UUID | None, amount: Decimal) -> None:
+    problem = None
+    if type not in Hold.Type.values:
+        problem = f"Unknown type {type!r}."
+    elif amount <= 0:
+        problem = "Amount must be greater than zero."
+    elif type == Hold.Type.DEPOSIT and (to_wallet_id is None or from_wallet_id is not None):
+        problem = "A deposit has a to_wallet_id and no from_wallet_id."
+    elif type == Hold.Type.WITHDRAWAL and (from_wallet_id is None or to_wallet_id is not None):
+        problem = "A withdrawal has a from_wallet_id and no to_wallet_id."
+    elif type == Hold.Type.TRANSFER and (from_wallet_id is None or to_wallet_id is None):
+        problem = "A transfer has both a from_wallet_id and a to_wallet_id."
+    elif type == Hold.Type.TRANSFER and from_wallet_id == to_wallet_id:
+        problem = "A transfer cannot go to the wallet it comes from."
+    if problem:
+        raise ApiError(problem, code="invalid_movement")
+
+
+def _hold_retry(hold: Hold, *, type: str, amount: Decimal, acting_user_id: int) -> Hold:
+    """A retry must be the same request; anything else reusing the id is a caller's bug, refused loudly."""
+    if hold.type != type or hold.amount != amount or hold.owner_id != acting_user_id:
+        raise ApiError(
+            "This transaction id already has a different hold.",
+            code="transaction_id_conflict",
+            status_code=status.HTTP_409_CONFLICT,
+        )
+    return hold
+
+
+def _owned_wallet(wallet_id: UUID | None, owner_id: int, *, lock: bool) -> Wallet:
+    wallets = Wallet.objects.select_for_update() if lock else Wallet.objects.all()
+    wallet = wallets.filter(id=wallet_id, owner_id=owner_id).first()
+    if wallet is None:
+        raise _wallet_not_found()
+    return wallet
+
+
+def _wallets_lock(hold: Hold) -> dict[UUID, Wallet]:
+    """Lock every wallet the hold touches, always in ascending id order.
+
+    ORDER BY puts PostgreSQL's row locking after the sort, so the locks are taken in id order.
+    Every capture and release locks in that one order, so A→B and B→A settling at once wait
+    for each other instead of deadlocking. (Reserves lock only the sender, after no other wallet.)
+    """
+    ids = [wallet_id for wallet_id in (hold.from_wallet_id, hold.to_wallet_id) if wallet_id]
+    return {wallet.id: wallet for wallet in Wallet.objects.select_for_update().filter(id__in=ids).order_by("id")}
+
+
+def _wallet_save(wallet: Wallet) -> None:
+    wallet.version += 1
+    wallet.save(update_fields=["balance", "held", "version", "updated_at"])
+
+
+def _hold_settled_log(hold: Hold, *, wanted: str) -> None:
+    if hold.status != wanted:
+        # The ledger decides once; two different answers for one transaction mean a bug upstream.
+        logger.error(
+            "ledger contradicts a settled hold; money not moved",
+            extra={"transaction_id": str(hold.transaction_id), "status": hold.status, "ledger_says": wanted},
+        )
+
+
+def _hold_event_write(hold: Hold, event_type: EventType) -> None:
+    payload = {
+        "type": hold.type,
+        "amount": hold.amount,
+        "currency": hold.currency,
+        "from_wallet_id": hold.from_wallet_id,
+        "to_wallet_id": hold.to_wallet_id,
+        "owner_id": hold.owner_id,
+        "from_owner_id": hold.from_wallet.owner_id if hold.from_wallet_id else None,
+        "to_owner_id": hold.to_wallet.owner_id if hold.to_wallet_id else None,
+    }
+    if event_type == EventType.HOLD_RELEASED:
+        payload["reason"] = hold.reason
+    envelope = envelope_build(event_type=event_type, payload=payload, transaction_id=hold.transaction_id)
+    outbox_event_create(topic=Topic.WALLET_EVENTS, key=str(hold.transaction_id), envelope=envelope)

@@ -1,0 +1,267 @@
+import threading
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from walletkit.errors import ApiError
+from walletkit.outbox.models import OutboxEvent
+from wallets import services
+from wallets.models import Hold, Wallet
+from wallets.tests.conftest import wallet_funded
+
+pytestmark = pytest.mark.django_db
+
+
+def events_for(key) -> list[dict]:
+    return [row.envelope for row in OutboxEvent.objects.filter(key=str(key)).order_by("id")]
+
+
+def transfer(sender: Wallet, receiver: Wallet, amount: str, *, transaction_id=None, acting_user_id=None):
+    return services.hold_reserve(
+        transaction_id=transaction_id or uuid.uuid4(), type="TRANSFER", from_wallet_id=sender.id,
+        to_wallet_id=receiver.id, amount=Decimal(amount), acting_user_id=acting_user_id or sender.owner_id,
+    )  # fmt: skip
+
+
+def test_wallet_open_publishes_wallet_opened_keyed_by_wallet():
+    wallet = services.wallet_open(owner_id=7, currency="usd", name="Travel")
+    [envelope] = events_for(wallet.id)
+    assert envelope["event_type"] == "WalletOpened"
+    assert envelope["payload"] == {"wallet_id": str(wallet.id), "owner_id": 7, "currency": "USD", "name": "Travel"}
+
+
+def test_reserve_sets_funds_aside_and_publishes_funds_reserved():
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+    hold, created = transfer(sender, receiver, "30.5")
+    sender.refresh_from_db()
+    assert created and hold.status == Hold.Status.RESERVED
+    assert (sender.balance, sender.held, sender.available) == (Decimal("100"), Decimal("30.5"), Decimal("69.5"))
+    [envelope] = events_for(hold.transaction_id)
+    assert envelope["event_type"] == "FundsReserved"
+    assert envelope["transaction_id"] == str(hold.transaction_id)
+    assert {
+        key: envelope["payload"][key]
+        for key in ("type", "amount", "currency", "from_wallet_id", "to_wallet_id", "owner_id", "to_owner_id")
+    } == {
+        "type": "TRANSFER", "amount": "30.5000", "currency": "EUR", "from_wallet_id": str(sender.id),
+        "to_wallet_id": str(receiver.id), "owner_id": 1, "to_owner_id": 2,
+    }  # fmt: skip
+
+
+def test_insufficient_funds_is_refused_and_changes_nothing():
+    sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2)
+    transaction_id = uuid.uuid4()
+    with pytest.raises(ApiError) as refused:
+        transfer(sender, receiver, "10.0001", transaction_id=transaction_id)
+    assert (refused.value.status_code, refused.value.get_codes()) == (422, "insufficient_funds")
+    sender.refresh_from_db()
+    assert (sender.balance, sender.held, sender.version) == (Decimal("10"), Decimal("0"), 1)
+    assert not Hold.objects.filter(transaction_id=transaction_id).exists()
+    assert events_for(transaction_id) == []
+
+
+def test_reserving_from_another_users_wallet_is_not_found():
+    sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2)
+    with pytest.raises(ApiError) as refused:
+        transfer(sender, receiver, "1", acting_user_id=2)
+    assert (refused.value.status_code, refused.value.get_codes()) == (404, "wallet_not_found")
+    sender.refresh_from_db()
+    assert sender.held == 0
+
+
+def test_transfer_to_a_missing_wallet_is_not_found():
+    sender = wallet_funded(owner_id=1, amount="10")
+    with pytest.raises(ApiError) as refused:
+        transfer(sender, Wallet(id=uuid.uuid4()), "1")
+    assert refused.value.get_codes() == "wallet_not_found"
+
+
+def test_transfer_between_currencies_is_refused():
+    sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2, currency="USD")
+    with pytest.raises(ApiError) as refused:
+        transfer(sender, receiver, "1")
+    assert (refused.value.status_code, refused.value.get_codes()) == (422, "currency_mismatch")
+
+
+def test_deposit_by_someone_else_than_the_owner_is_not_found():
+    wallet = wallet_funded(owner_id=1)
+    with pytest.raises(ApiError) as refused:
+        services.hold_reserve(
+            transaction_id=uuid.uuid4(), type="DEPOSIT", from_wallet_id=None, to_wallet_id=wallet.id,
+            amount=Decimal("5"), acting_user_id=2,
+        )  # fmt: skip
+    assert refused.value.get_codes() == "wallet_not_found"
+
+
+def test_deposit_authorization_publishes_deposit_authorized_and_holds_nothing():
+    wallet = wallet_funded(owner_id=1)
+    hold, _ = services.hold_reserve(
+        transaction_id=uuid.uuid4(), type="DEPOSIT", from_wallet_id=None, to_wallet_id=wallet.id,
+        amount=Decimal("5"), acting_user_id=1,
+    )  # fmt: skip
+    wallet.refresh_from_db()
+    assert wallet.held == 0
+    [envelope] = events_for(hold.transaction_id)
+    assert envelope["event_type"] == "DepositAuthorized"
+    assert envelope["payload"]["to_owner_id"] == 1
+
+
+def test_retry_with_the_same_transaction_id_reserves_once():
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+    transaction_id = uuid.uuid4()
+    first, first_created = transfer(sender, receiver, "40", transaction_id=transaction_id)
+    again, again_created = transfer(sender, receiver, "40", transaction_id=transaction_id)
+    sender.refresh_from_db()
+    assert (first_created, again_created) == (True, False)
+    assert again.pk == first.pk
+    assert sender.held == Decimal("40")
+    assert len(events_for(transaction_id)) == 1
+
+
+def test_reusing_a_transaction_id_for_another_amount_is_a_conflict():
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+    transaction_id = uuid.uuid4()
+    transfer(sender, receiver, "40", transaction_id=transaction_id)
+    with pytest.raises(ApiError) as refused:
+        transfer(sender, receiver, "41", transaction_id=transaction_id)
+    assert (refused.value.status_code, refused.value.get_codes()) == (409, "transaction_id_conflict")
+
+
+def test_capture_moves_the_money_once_however_often_it_is_applied():
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2, amount="1")
+    hold, _ = transfer(sender, receiver, "30")
+    services.hold_capture(transaction_id=hold.transaction_id)
+    services.hold_capture(transaction_id=hold.transaction_id)
+    sender.refresh_from_db()
+    receiver.refresh_from_db()
+    assert (sender.balance, sender.held) == (Decimal("70"), Decimal("0"))
+    assert receiver.balance == Decimal("31")
+    assert Hold.objects.get(pk=hold.pk).status == Hold.Status.CAPTURED
+    assert [e["event_type"] for e in events_for(hold.transaction_id)] == ["FundsReserved", "HoldCaptured"]
+
+
+def test_release_returns_the_funds_once_however_often_it_is_applied():
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+    hold, _ = transfer(sender, receiver, "30")
+    services.hold_release(transaction_id=hold.transaction_id, reason="insufficient_funds")
+    services.hold_release(transaction_id=hold.transaction_id, reason="insufficient_funds")
+    sender.refresh_from_db()
+    receiver.refresh_from_db()
+    assert (sender.balance, sender.held, receiver.balance) == (Decimal("100"), Decimal("0"), Decimal("0"))
+    released = Hold.objects.get(pk=hold.pk)
+    assert (released.status, released.reason) == (Hold.Status.RELEASED, "insufficient_funds")
+    last = events_for(hold.transaction_id)[-1]
+    assert (last["event_type"], last["payload"]["reason"]) == ("HoldReleased", "insufficient_funds")
+    assert len(events_for(hold.transaction_id)) == 2
+
+
+def test_capture_of_a_released_hold_moves_no_money():
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+    hold, _ = transfer(sender, receiver, "30")
+    services.hold_release(transaction_id=hold.transaction_id, reason="expired")
+    services.hold_capture(transaction_id=hold.transaction_id)
+    sender.refresh_from_db()
+    receiver.refresh_from_db()
+    assert (sender.balance, sender.held, receiver.balance) == (Decimal("100"), Decimal("0"), Decimal("0"))
+    assert Hold.objects.get(pk=hold.pk).status == Hold.Status.RELEASED
+
+
+def test_release_of_a_captured_hold_gives_nothing_back():
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+    hold, _ = transfer(sender, receiver, "30")
+    services.hold_capture(transaction_id=hold.transaction_id)
+    services.hold_release(transaction_id=hold.transaction_id, reason="expired")
+    sender.refresh_from_db()
+    assert (sender.balance, sender.held) == (Decimal("70"), Decimal("0"))
+    assert Hold.objects.get(pk=hold.pk).status == Hold.Status.CAPTURED
+
+
+def test_settling_an_unknown_transaction_is_ignored():
+    assert services.hold_capture(transaction_id=uuid.uuid4()) is None
+    assert services.hold_release(transaction_id=uuid.uuid4(), reason="x") is None
+
+
+def test_withdrawal_capture_debits_only_the_sender():
+    wallet = wallet_funded(owner_id=1, amount="50")
+    hold, _ = services.hold_reserve(
+        transaction_id=uuid.uuid4(), type="WITHDRAWAL", from_wallet_id=wallet.id, to_wallet_id=None,
+        amount=Decimal("20.1234"), acting_user_id=1,
+    )  # fmt: skip
+    services.hold_capture(transaction_id=hold.transaction_id)
+    wallet.refresh_from_db()
+    assert (wallet.balance, wallet.held) == (Decimal("29.8766"), Decimal("0"))
+
+
+def in_threads(count: int, work) -> list[BaseException]:
+    """Run ``work(i)`` in ``count`` threads started together; return what they raised."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def run(index: int) -> None:
+        try:
+            start.wait()
+            work(index)
+        except BaseException as exc:  # noqa: BLE001 — collected and asserted on by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
+    return errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_opposite_transfers_settle_concurrently_without_deadlock():
+    a, b = wallet_funded(owner_id=1, amount="1000"), wallet_funded(owner_id=2, amount="1000")
+    holds = [transfer(a, b, "1")[0] for _ in range(20)] + [transfer(b, a, "2")[0] for _ in range(20)]
+
+    errors = in_threads(len(holds), lambda i: services.hold_capture(transaction_id=holds[i].transaction_id))
+
+    assert errors == []
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.balance, b.balance) == (Decimal("1020"), Decimal("980"))
+    assert a.held == b.held == 0
+    assert Hold.objects.filter(status=Hold.Status.CAPTURED).count() == 42  # 40 + the two funding deposits
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_reserves_never_overdraw_or_overhold():
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+
+    errors = in_threads(50, lambda _i: transfer(sender, receiver, "7"))
+
+    sender.refresh_from_db()
+    assert all(isinstance(e, ApiError) and e.get_codes() == "insufficient_funds" for e in errors), errors
+    reserved = Hold.objects.filter(from_wallet=sender, status=Hold.Status.RESERVED).count()
+    assert (reserved, len(errors)) == (14, 36)  # 14 × 7 = 98 fits in 100; a 15th would not
+    assert (sender.balance, sender.held) == (Decimal("100"), Decimal("98"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_reserves_of_one_transaction_id_create_one_hold():
+    # Deposits take no wallet lock, so the racers meet at the hold's unique index.
+    wallet = wallet_funded(owner_id=1)
+    transaction_id = uuid.uuid4()
+    results: list[bool] = []
+
+    def deposit(_index: int) -> None:
+        _hold, created = services.hold_reserve(
+            transaction_id=transaction_id, type="DEPOSIT", from_wallet_id=None, to_wallet_id=wallet.id,
+            amount=Decimal("10"), acting_user_id=1,
+        )  # fmt: skip
+        results.append(created)
+
+    errors = in_threads(8, deposit)
+
+    assert errors == []
+    assert sorted(results) == [False] * 7 + [True]
+    assert Hold.objects.filter(transaction_id=transaction_id).count() == 1
+    assert len(events_for(transaction_id)) == 1
