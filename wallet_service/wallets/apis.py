@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 from walletkit.auth import IsInternalService
 from walletkit.errors import ApiError
 from walletkit.money import InvalidAmount, InvalidCurrency, amount_format, amount_parse, currency_parse
-
 from wallets import selectors, services
 from wallets.models import Hold
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from walletkit.events import Envelope, EventType
-
 from wallets import services
 
 

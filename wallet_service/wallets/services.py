@@ -13,7 +13,6 @@ from walletkit.errors import ApiError
 from walletkit.events import EventType, Topic, envelope_build
 from walletkit.money import currency_parse
 from walletkit.outbox.services import outbox_event_create
-
 from wallets.models import Hold, Wallet
 
 logger = logging.getLogger(__name__)
