@@ -17,9 +17,10 @@ from wallets import services
 from wallets.models import Wallet
 
 
-def user_token(user_id: int, *, is_staff: bool = False) -> str:
+def user_token(user_id: int, *, is_staff: bool = False, lifetime: int = 300) -> str:
+    """An access token as the gateway signs it, with the key the test plugin generated."""
     key = (Path(os.environ["WALLET_DATA_DIR"]) / "keys" / "jwt_private.pem").read_text()
-    claims = {"user_id": user_id, "is_staff": is_staff, "token_type": "access", "exp": int(time.time()) + 300}
+    claims = {"user_id": user_id, "is_staff": is_staff, "token_type": "access", "exp": int(time.time()) + lifetime}
     return jwt.encode(claims, key, algorithm="RS256")
 
 
