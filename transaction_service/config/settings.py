@@ -5,10 +5,15 @@ import os
 os.environ.setdefault("SERVICE_NAME", "transaction")
 
 from walletkit.conf import *  # noqa: E402, F403
-from walletkit.conf import INSTALLED_APPS  # noqa: E402
+from walletkit.conf import INSTALLED_APPS, env  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "transactions"]
 
 CONSUMERS = {
     "transaction-ledger-events": {"topic": "ledger.events", "handler": "transactions.handlers.ledger_event_handle"},
 }
+
+# The saga's clocks (seconds). Tests and `make up` shorten them through the environment.
+SWEEPER_INTERVAL = env.float("SWEEPER_INTERVAL", default=2.0)
+SAGA_DEADLINE = env.float("SAGA_DEADLINE", default=10.0)
+HOLD_EXPIRY = env.float("HOLD_EXPIRY", default=60.0)

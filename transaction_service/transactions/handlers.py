@@ -1,7 +1,36 @@
 """Kafka event handlers: parse the envelope, call one service. Run inside the inbox transaction."""
 
-from walletkit.events import Envelope
+import logging
+from uuid import UUID
+
+from transactions.models import Transaction, TransactionStatus
+from transactions.services import transaction_status_advance
+from walletkit.events import Envelope, EventType
+
+logger = logging.getLogger(__name__)
 
 
 def ledger_event_handle(envelope: Envelope) -> None:
-    """Filled in with the saga (issue 3)."""
+    """LedgerPosted → SUCCESS, LedgerRejected → FAILED(reason). Idempotent: the advance is monotonic."""
+    if envelope.event_type == EventType.LEDGER_POSTED:
+        status, reason = TransactionStatus.SUCCESS, None
+    elif envelope.event_type == EventType.LEDGER_REJECTED:
+        status, reason = TransactionStatus.FAILED, envelope.payload.get("reason") or "ledger_rejected"
+    else:
+        return
+    if envelope.transaction_id is None:
+        logger.warning("ledger event without transaction id", extra={"event_id": envelope.event_id})
+        return
+    try:
+        transaction_status_advance(
+            transaction_id=UUID(envelope.transaction_id),
+            status=status,
+            reason=reason,
+            currency=envelope.payload.get("currency"),
+        )
+    except Transaction.DoesNotExist:
+        # Another coordinator's transaction, or one this database lost: nothing here to advance.
+        logger.warning(
+            "ledger event for an unknown transaction",
+            extra={"transaction_id": envelope.transaction_id, "event_type": envelope.event_type},
+        )

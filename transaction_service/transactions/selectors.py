@@ -1,0 +1,74 @@
+"""Reads. A user sees a transaction only if they own a side of it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Q, QuerySet
+
+from transactions.models import Transaction
+from walletkit.money import amount_format
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def transaction_shape(tx: Transaction) -> dict[str, Any]:
+    """The Transaction of API.md, exactly; also the payload of TransactionStatusChanged."""
+    return {
+        "id": str(tx.id),
+        "type": tx.type,
+        "status": tx.status,
+        "amount": amount_format(tx.amount),
+        "currency": tx.currency,
+        "from_wallet_id": str(tx.from_wallet_id) if tx.from_wallet_id else None,
+        "to_wallet_id": str(tx.to_wallet_id) if tx.to_wallet_id else None,
+        "failure_reason": tx.failure_reason,
+        "created_at": tx.created_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": tx.updated_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _visible_to(user_id: int) -> QuerySet[Transaction]:
+    return Transaction.objects.filter(Q(owner_id=user_id) | Q(counterparty_owner_id=user_id))
+
+
+def transaction_get_for_user(*, transaction_id: UUID, user_id: int) -> Transaction | None:
+    return _visible_to(user_id).filter(id=transaction_id).first()
+
+
+def cursor_encode(tx: Transaction) -> str:
+    raw = json.dumps([tx.created_at.isoformat(), str(tx.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_decode(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, tx_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), UUID(tx_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidCursor("The cursor is not one this API returned.") from None
+
+
+def transaction_list_for_user(
+    *, user_id: int, wallet_id: UUID | None = None, status: str | None = None, cursor: str | None = None, limit: int
+) -> tuple[list[Transaction], str | None]:
+    """Newest first, keyset-paged on (created_at, id) so a page never skips or repeats a row under inserts."""
+    rows = _visible_to(user_id)
+    if wallet_id is not None:
+        rows = rows.filter(Q(from_wallet_id=wallet_id) | Q(to_wallet_id=wallet_id))
+    if status is not None:
+        rows = rows.filter(status=status)
+    if cursor:
+        created_at, tx_id = cursor_decode(cursor)
+        rows = rows.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=tx_id))
+    page = list(rows.order_by("-created_at", "-id")[: limit + 1])
+    next_cursor = cursor_encode(page[limit - 1]) if len(page) > limit else None
+    return page[:limit], next_cursor

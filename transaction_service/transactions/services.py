@@ -1,0 +1,382 @@
+"""Every write of the saga coordinator. Status changes go through transaction_status_advance only."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from transactions import clients
+from transactions.clients import ReserveOutcome, ReserveVerdict
+from transactions.models import (
+    OPEN_STATUSES,
+    STATUS_RANK,
+    Transaction,
+    TransactionAnomaly,
+    TransactionStatus,
+    TransactionType,
+)
+from transactions.selectors import transaction_shape
+from walletkit.events import EventType, Topic, envelope_build
+from walletkit.money import InvalidAmount, InvalidCurrency, amount_format, amount_parse, currency_parse
+from walletkit.outbox.services import outbox_event_create
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY_MAX = 255
+SWEEP_LEASE_SECONDS = 60  # longer than one saga's worst-case round of HTTP calls
+SWEEP_BACKOFF_MAX_SECONDS = 60
+Response = tuple[int, dict[str, Any]]
+
+
+class InvalidRequest(Exception):
+    def __init__(self, body: dict[str, Any]):
+        super().__init__(body.get("detail"))
+        self.body = body
+
+
+@dataclass(frozen=True)
+class TransactionRequest:
+    type: str
+    from_wallet_id: UUID | None
+    to_wallet_id: UUID | None
+    amount: Decimal
+    idempotency_key: str
+
+    @property
+    def fingerprint(self) -> str:
+        """Equal for requests that mean the same movement ("10" and "10.0000" are one amount)."""
+        canonical = {
+            "type": self.type,
+            "from_wallet_id": str(self.from_wallet_id) if self.from_wallet_id else None,
+            "to_wallet_id": str(self.to_wallet_id) if self.to_wallet_id else None,
+            "amount": amount_format(self.amount),
+        }
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+# --- validation -------------------------------------------------------------------------------
+
+_WALLETS_BY_TYPE = {
+    TransactionType.DEPOSIT: {"to_wallet_id"},
+    TransactionType.WITHDRAWAL: {"from_wallet_id"},
+    TransactionType.TRANSFER: {"from_wallet_id", "to_wallet_id"},
+}
+
+
+def _invalid_fields(errors: dict[str, str]) -> InvalidRequest:
+    return InvalidRequest(
+        {"code": "invalid", "detail": "Some fields are invalid.", "errors": {k: [v] for k, v in errors.items()}}
+    )
+
+
+def _wallet_id_parse(value: object) -> UUID:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        raise ValueError("Must be a wallet id (UUID).") from None
+
+
+def transaction_request_validate(
+    *, type: object, from_wallet_id: object, to_wallet_id: object, amount: object, idempotency_key: object
+) -> TransactionRequest:
+    """Raises InvalidRequest (a 400 body) for anything a retry with the same input could not fix."""
+    errors: dict[str, str] = {}
+    if type not in TransactionType.values:
+        errors["type"] = f"Must be one of {', '.join(TransactionType.values)}."
+    try:
+        parsed_amount = amount_parse(amount)
+    except InvalidAmount as exc:
+        errors["amount"] = str(exc)
+    wallets: dict[str, UUID | None] = {"from_wallet_id": None, "to_wallet_id": None}
+    for name, value in (("from_wallet_id", from_wallet_id), ("to_wallet_id", to_wallet_id)):
+        wanted = name in _WALLETS_BY_TYPE.get(type, {name})
+        if value is None or value == "":
+            if wanted:
+                errors[name] = f"Required for a {str(type).lower()}."
+            continue
+        if not wanted:
+            errors[name] = f"Not allowed for a {str(type).lower()}."
+            continue
+        try:
+            wallets[name] = _wallet_id_parse(value)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if errors:
+        raise _invalid_fields(errors)
+    if wallets["from_wallet_id"] is not None and wallets["from_wallet_id"] == wallets["to_wallet_id"]:
+        raise InvalidRequest({"code": "same_wallet", "detail": "A transfer needs two different wallets."})
+    if not isinstance(idempotency_key, str) or not idempotency_key.strip():
+        raise InvalidRequest({"code": "idempotency_key_required", "detail": "Send an Idempotency-Key."})
+    if len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
+        raise _invalid_fields({"idempotency_key": f"At most {IDEMPOTENCY_KEY_MAX} characters."})
+    return TransactionRequest(type=type, amount=parsed_amount, idempotency_key=idempotency_key, **wallets)
+
+
+# --- the saga's start -------------------------------------------------------------------------
+
+
+def transaction_initiate(
+    *,
+    owner_id: int,
+    type: str,
+    from_wallet_id: UUID | str | None,
+    to_wallet_id: UUID | str | None,
+    amount: object,
+    idempotency_key: str | None,
+) -> Response:
+    """Create (once per owner + key) and reserve synchronously; returns the response to send, the first one
+    again on a replay.
+
+    Not atomic as a whole on purpose: the wallet call happens between two short database transactions so
+    no row lock is held across the network. The wallet is idempotent on the transaction id, and the sweeper
+    finishes whatever a crash between the two leaves behind.
+    """
+    try:
+        request = transaction_request_validate(
+            type=type, from_wallet_id=from_wallet_id, to_wallet_id=to_wallet_id, amount=amount,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+    except InvalidRequest as exc:
+        return 400, exc.body
+    tx, created = _transaction_create_once(owner_id=owner_id, request=request)
+    if not created:
+        return _replay(tx, fingerprint=request.fingerprint)
+    outcome = clients.hold_reserve(
+        transaction_id=tx.id, owner_id=owner_id, type=tx.type, from_wallet_id=tx.from_wallet_id,
+        to_wallet_id=tx.to_wallet_id, amount=tx.amount,
+    )  # fmt: skip
+    tx = transaction_reserve_outcome_apply(transaction_id=tx.id, outcome=outcome)
+    return tx.response_status, tx.response_body
+
+
+def _transaction_create_once(*, owner_id: int, request: TransactionRequest) -> tuple[Transaction, bool]:
+    """The unique (owner_id, idempotency_key) index decides between concurrent requests: a loser's INSERT
+    waits for the winner's commit, then fails, and the loser reads the winner's row."""
+    for _ in range(3):
+        try:
+            return _transaction_create(owner_id=owner_id, request=request), True
+        except IntegrityError:
+            existing = Transaction.objects.filter(owner_id=owner_id, idempotency_key=request.idempotency_key).first()
+            if existing is not None:
+                return existing, False
+            # The winner released the key (wallet unreachable) between our INSERT and our read: insert again.
+    raise RuntimeError("idempotency key kept changing hands")
+
+
+@transaction.atomic
+def _transaction_create(*, owner_id: int, request: TransactionRequest) -> Transaction:
+    tx = Transaction.objects.create(
+        type=request.type,
+        amount=request.amount,
+        from_wallet_id=request.from_wallet_id,
+        to_wallet_id=request.to_wallet_id,
+        owner_id=owner_id,
+        idempotency_key=request.idempotency_key,
+        request_fingerprint=request.fingerprint,
+        next_check_at=timezone.now() + timedelta(seconds=settings.SAGA_DEADLINE),
+    )
+    _status_changed_emit(tx)
+    return tx
+
+
+def _replay(tx: Transaction, *, fingerprint: str) -> Response:
+    if tx.request_fingerprint != fingerprint:
+        return 409, {
+            "code": "idempotency_conflict",
+            "detail": "This idempotency key was already used with a different request.",
+        }
+    if tx.response_status is None:
+        return 409, {
+            "code": "idempotency_in_progress",
+            "detail": "A request with this idempotency key is still being processed; retry shortly.",
+        }
+    return tx.response_status, tx.response_body
+
+
+@transaction.atomic
+def transaction_reserve_outcome_apply(*, transaction_id: UUID, outcome: ReserveOutcome) -> Transaction:
+    """Record the wallet's answer to a reserve and, if none is stored yet, the response it makes."""
+    verdict = outcome.verdict
+    if verdict == ReserveVerdict.RESERVED:
+        tx = Transaction.objects.select_for_update().get(id=transaction_id)
+        tx = transaction_status_advance(
+            transaction_id=transaction_id,
+            status=TransactionStatus.RESERVED,
+            currency=outcome.body.get("currency"),
+            counterparty_owner_id=_counterparty(tx, outcome.body),
+        )
+    elif verdict in (ReserveVerdict.REFUSED, ReserveVerdict.NOT_FOUND):
+        tx = transaction_status_advance(
+            transaction_id=transaction_id, status=TransactionStatus.FAILED, reason=outcome.code
+        )
+    elif verdict == ReserveVerdict.UNREACHABLE:
+        tx = _transaction_fail_unreached(transaction_id=transaction_id)
+    else:  # UNKNOWN: a hold may exist; the sweeper will find out
+        tx = Transaction.objects.select_for_update().get(id=transaction_id)
+    return _response_store(tx, detail=outcome.detail)
+
+
+def _counterparty(tx: Transaction, body: dict[str, Any]) -> int | None:
+    if tx.type != TransactionType.TRANSFER:
+        return None
+    value = body.get("to_owner_id")
+    return int(value) if value is not None else None
+
+
+def _transaction_fail_unreached(*, transaction_id: UUID) -> Transaction:
+    """No try reached the wallet, so no hold exists: fail it and free the key for a later retry.
+
+    Only from INITIATED: if anything moved it meanwhile, a hold exists and failing it would strand money.
+    """
+    tx = Transaction.objects.select_for_update().get(id=transaction_id)
+    if tx.status != TransactionStatus.INITIATED:
+        return tx
+    tx = transaction_status_advance(
+        transaction_id=transaction_id, status=TransactionStatus.FAILED, reason="wallet_unavailable"
+    )
+    tx.idempotency_key = None
+    tx.save(update_fields=["idempotency_key"])
+    return tx
+
+
+def transaction_response(tx: Transaction, *, detail: str | None = None) -> Response:
+    """What POST /transactions answers for a transaction in this state."""
+    shape = transaction_shape(tx)
+    if tx.status != TransactionStatus.FAILED:
+        return 202, shape
+    reason = tx.failure_reason or "failed"
+    if reason == "wallet_unavailable":
+        body = {"code": "service_unavailable", "detail": "The wallet service is unavailable; retry later."}
+        return 503, {**body, "transaction": shape}
+    status_code = 404 if reason == "wallet_not_found" else 422
+    return status_code, {"code": reason, "detail": detail or _REASON_DETAIL.get(reason, reason), "transaction": shape}
+
+
+_REASON_DETAIL = {
+    "wallet_not_found": "Wallet not found.",
+    "insufficient_funds": "Insufficient available funds.",
+    "currency_mismatch": "The wallets hold different currencies.",
+    "expired": "The transaction did not complete in time.",
+}
+
+
+def _response_store(tx: Transaction, *, detail: str | None = None) -> Transaction:
+    """Only the first response is kept: replays must return exactly what the first request got."""
+    if tx.response_status is None:
+        tx.response_status, tx.response_body = transaction_response(tx, detail=detail)
+        tx.save(update_fields=["response_status", "response_body"])
+    return tx
+
+
+@transaction.atomic
+def transaction_response_store(*, transaction_id: UUID) -> Transaction:
+    """For a saga whose request never recorded its answer (the web worker died): the current state answers."""
+    return _response_store(Transaction.objects.select_for_update().get(id=transaction_id))
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def transaction_status_advance(
+    *,
+    transaction_id: UUID,
+    status: str,
+    reason: str | None = None,
+    currency: str | None = None,
+    counterparty_owner_id: int | None = None,
+) -> Transaction:
+    """The only way a status changes. Monotonic by rank, so duplicates and out-of-order news change nothing;
+    a final status never moves, and news contradicting it is recorded as an anomaly. Raises DoesNotExist.
+
+    The row lock (select_for_update) serialises the request thread, the ledger consumer and the sweeper.
+    """
+    tx = Transaction.objects.select_for_update().get(id=transaction_id)
+    changed = _details_fill(tx, currency=currency, counterparty_owner_id=counterparty_owner_id)
+    moves = STATUS_RANK[status] > STATUS_RANK[tx.status]
+    contradicts = STATUS_RANK[status] == STATUS_RANK[tx.status] and status != tx.status
+    # A hold reported for a FAILED transaction is money held for nothing: reconciliation must see it.
+    stranded = status == TransactionStatus.RESERVED and tx.status == TransactionStatus.FAILED
+    if tx.is_final and (contradicts or stranded):
+        _anomaly_record(tx, status=status, reason=reason)
+    if moves:
+        tx.status = status
+        tx.failure_reason = (reason or "failed") if status == TransactionStatus.FAILED else None
+        changed += ["status", "failure_reason"]
+    if changed:
+        tx.save(update_fields=[*changed, "updated_at"])
+    if moves:
+        _status_changed_emit(tx)
+    return tx
+
+
+def _details_fill(tx: Transaction, *, currency: str | None, counterparty_owner_id: int | None) -> list[str]:
+    """What the wallet tells us later (currency, receiver) fills blanks; it never overwrites."""
+    changed = []
+    if currency and tx.currency is None:
+        try:
+            tx.currency = currency_parse(currency)
+            changed.append("currency")
+        except InvalidCurrency:
+            logger.warning("ignoring invalid currency", extra={"transaction_id": str(tx.id), "currency": currency})
+    if counterparty_owner_id is not None and tx.counterparty_owner_id is None:
+        tx.counterparty_owner_id = counterparty_owner_id
+        changed.append("counterparty_owner_id")
+    return changed
+
+
+def _anomaly_record(tx: Transaction, *, status: str, reason: str | None) -> None:
+    kind = f"{status.lower()}_after_{tx.status.lower()}"
+    detail = f"{status} (reason {reason!r}) reported for a transaction already {tx.status} ({tx.failure_reason!r})"
+    _anomaly, created = TransactionAnomaly.objects.get_or_create(transaction=tx, kind=kind, defaults={"detail": detail})
+    if created:
+        logger.error("transaction anomaly", extra={"transaction_id": str(tx.id), "kind": kind, "detail": detail})
+
+
+def _status_changed_emit(tx: Transaction) -> None:
+    envelope = envelope_build(
+        event_type=EventType.TRANSACTION_STATUS_CHANGED,
+        payload={"transaction": transaction_shape(tx), "user_ids": tx.user_ids},
+        transaction_id=tx.id,
+    )
+    outbox_event_create(topic=Topic.TRANSACTION_EVENTS, key=str(tx.id), envelope=envelope)
+
+
+# --- sweeper bookkeeping ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def transaction_sweep_claim(*, limit: int = 100) -> list[Transaction]:
+    """Lease due open sagas to this sweeper. SKIP LOCKED lets concurrent sweepers claim disjoint rows, and
+    the pushed-back next_check_at keeps them from re-claiming a row while its holder works on it."""
+    now = timezone.now()
+    due = list(
+        Transaction.objects.select_for_update(skip_locked=True)
+        .filter(status__in=OPEN_STATUSES, next_check_at__lte=now)
+        .order_by("next_check_at")[:limit]
+    )
+    Transaction.objects.filter(id__in=[tx.id for tx in due]).update(
+        next_check_at=now + timedelta(seconds=SWEEP_LEASE_SECONDS), sweep_attempts=F("sweep_attempts") + 1
+    )
+    for tx in due:
+        tx.sweep_attempts += 1
+    return due
+
+
+def transaction_sweep_reschedule(*, transaction_id: UUID, attempts: int) -> None:
+    """Back off exponentially from SWEEPER_INTERVAL; a final row is never due again anyway."""
+    seconds = min(settings.SWEEPER_INTERVAL * 2 ** min(max(attempts - 1, 0), 10), SWEEP_BACKOFF_MAX_SECONDS)
+    Transaction.objects.filter(id=transaction_id, status__in=OPEN_STATUSES).update(
+        next_check_at=timezone.now() + timedelta(seconds=seconds)
+    )

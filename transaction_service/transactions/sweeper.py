@@ -1,0 +1,116 @@
+"""Drives sagas that stopped moving (a lost reply, a worker down) to an end.
+
+Each round leases the due open transactions (transaction_sweep_claim), then asks the wallet and the
+ledger what they know — outside any database transaction — and records it through the same services
+the request path and the ledger consumer use. Nothing stays INITIATED or RESERVED forever: past
+HOLD_EXPIRY the wallet (no hold) or the ledger (expire) decides the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from transactions import clients
+from transactions.clients import ReserveOutcome, ReserveVerdict
+from transactions.models import Transaction, TransactionStatus
+from transactions.services import (
+    transaction_reserve_outcome_apply,
+    transaction_response_store,
+    transaction_status_advance,
+    transaction_sweep_claim,
+    transaction_sweep_reschedule,
+)
+from walletkit.http import ServiceUnavailable
+from walletkit.money import amount_format
+
+logger = logging.getLogger(__name__)
+
+
+def sweeper_round(*, limit: int = 100) -> int:
+    """One pass over the due sagas; returns how many it looked at."""
+    due = transaction_sweep_claim(limit=limit)
+    for tx in due:
+        try:
+            saga_drive(tx)
+        except ServiceUnavailable as exc:
+            logger.warning(
+                "saga not driven: service unavailable", extra={"transaction_id": str(tx.id), "error": str(exc)}
+            )
+        except Exception:
+            logger.exception("saga not driven", extra={"transaction_id": str(tx.id)})
+        transaction_sweep_reschedule(transaction_id=tx.id, attempts=tx.sweep_attempts)
+    return len(due)
+
+
+def _expired(tx: Transaction) -> bool:
+    return timezone.now() - tx.created_at >= timedelta(seconds=settings.HOLD_EXPIRY)
+
+
+def saga_drive(tx: Transaction) -> None:
+    if tx.status == TransactionStatus.INITIATED:
+        _initiated_drive(tx)
+    elif tx.status == TransactionStatus.RESERVED:
+        _reserved_drive(tx)
+    if tx.response_status is None:
+        transaction_response_store(transaction_id=tx.id)
+
+
+def _initiated_drive(tx: Transaction) -> None:
+    if _expired(tx):
+        # Never reserve this late. FAILED is only safe once the wallet confirms it holds nothing for it.
+        hold = clients.hold_get(transaction_id=tx.id)
+        if hold is None:
+            transaction_status_advance(transaction_id=tx.id, status=TransactionStatus.FAILED, reason="expired")
+        else:
+            transaction_reserve_outcome_apply(
+                transaction_id=tx.id, outcome=ReserveOutcome(ReserveVerdict.RESERVED, body=hold)
+            )
+        return
+    outcome = clients.hold_reserve(
+        transaction_id=tx.id, owner_id=tx.owner_id, type=tx.type, from_wallet_id=tx.from_wallet_id,
+        to_wallet_id=tx.to_wallet_id, amount=tx.amount,
+    )  # fmt: skip
+    # Unreachable or unknown: a later round asks again (the request thread alone may fail it as unreachable).
+    if outcome.verdict in (ReserveVerdict.RESERVED, ReserveVerdict.REFUSED, ReserveVerdict.NOT_FOUND):
+        transaction_reserve_outcome_apply(transaction_id=tx.id, outcome=outcome)
+
+
+def _reserved_drive(tx: Transaction) -> None:
+    entry = clients.entry_get(transaction_id=tx.id)
+    if entry is not None:
+        # The ledger decided but its event did not reach us (or the wallet): send it again before
+        # recording the end, so a failed republish leaves the row open for the next round.
+        clients.outbox_republish(service="ledger", key=tx.id)
+        _ledger_decision_apply(tx, entry)
+    elif _expired(tx):
+        decision = clients.entry_expire(
+            transaction_id=tx.id,
+            payload={
+                "reason": "expired",
+                "type": tx.type,
+                "amount": amount_format(tx.amount),
+                "currency": tx.currency,
+                "from_wallet_id": str(tx.from_wallet_id) if tx.from_wallet_id else None,
+                "to_wallet_id": str(tx.to_wallet_id) if tx.to_wallet_id else None,
+            },
+        )
+        _ledger_decision_apply(tx, decision)
+    else:
+        # The ledger never saw FundsReserved/DepositAuthorized: have the wallet send it again.
+        clients.outbox_republish(service="wallet", key=tx.id)
+
+
+def _ledger_decision_apply(tx: Transaction, decision: dict) -> None:
+    status = decision.get("status")
+    if status == "POSTED":
+        transaction_status_advance(transaction_id=tx.id, status=TransactionStatus.SUCCESS)
+    elif status == "REJECTED":
+        transaction_status_advance(
+            transaction_id=tx.id, status=TransactionStatus.FAILED, reason=decision.get("reason") or "ledger_rejected"
+        )
+    else:
+        raise ServiceUnavailable(f"ledger gave no decision for {tx.id}: {decision!r}")
