@@ -1,0 +1,190 @@
+"""Every write of the read model, and the live push that follows a committed status change.
+
+Locks (PostgreSQL transaction-scoped advisory locks, always taken in this order):
+1. the transaction's lock, exclusive — the three consumers (wallet, ledger, transaction events)
+   may apply events of one transaction at the same moment; this serializes its upsert;
+2. each involved wallet's lock, shared, in key order — ``wallet_owner_record`` takes it
+   exclusive, so an entry inserted without an owner (WalletOpened not seen yet) is either
+   committed before the backfill runs (and backfilled) or inserted after it (and sees the owner).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+from django.utils import timezone
+
+from history.models import FINAL_RANK, STATUS_RANK, Direction, EntryType, HistoryEntry, Status, WalletOwner
+from walletkit.money import amount_format
+
+logger = logging.getLogger(__name__)
+
+_TRANSACTION_LOCKS = 1
+_WALLET_LOCKS = 2
+
+
+@dataclass(frozen=True)
+class Movement:
+    """What a transaction moves, as every event about it describes it."""
+
+    transaction_id: UUID
+    type: str
+    amount: Decimal
+    currency: str
+    from_wallet_id: UUID | None
+    to_wallet_id: UUID | None
+
+    def sides(self) -> list[tuple[UUID, str, UUID | None]]:
+        """(wallet, direction, counterparty): one entry per wallet the money leaves or enters."""
+        if self.type == EntryType.DEPOSIT:
+            return [(self.to_wallet_id, Direction.CREDIT, None)]
+        if self.type == EntryType.WITHDRAWAL:
+            return [(self.from_wallet_id, Direction.DEBIT, None)]
+        return [
+            (self.from_wallet_id, Direction.DEBIT, self.to_wallet_id),
+            (self.to_wallet_id, Direction.CREDIT, self.from_wallet_id),
+        ]
+
+    @property
+    def wallet_ids(self) -> list[UUID]:
+        return [wallet_id for wallet_id, _, _ in self.sides()]
+
+
+def user_group_name(user_id: int) -> str:
+    """The channel-layer group the gateway's websocket of this user joins."""
+    return f"user_{user_id}"
+
+
+@transaction.atomic
+def wallet_owner_record(*, wallet_id: UUID, owner_id: int, currency: str, name: str = "") -> WalletOwner:
+    """Idempotent; claims for the owner every entry of this wallet written before the wallet was known."""
+    _advisory_lock(_WALLET_LOCKS, [wallet_id])
+    owner, _ = WalletOwner.objects.update_or_create(
+        wallet_id=wallet_id, defaults={"owner_id": owner_id, "currency": currency, "name": name}
+    )
+    # updated_at moves too: the entries just became visible to the owner, so catch-up must return them.
+    HistoryEntry.objects.filter(wallet_id=wallet_id, owner_id__isnull=True).update(
+        owner_id=owner_id, updated_at=timezone.now()
+    )
+    return owner
+
+
+@transaction.atomic
+def history_entry_record(
+    *,
+    movement: Movement,
+    status: str,
+    seen_at: datetime,
+    created_at: datetime | None = None,
+    failure_reason: str = "",
+    owners: Mapping[UUID, int] | None = None,
+    user_ids: Iterable[int] = (),
+    transaction_view: dict[str, Any] | None = None,
+) -> list[HistoryEntry]:
+    """Upsert the entry of every side of ``movement``. The status only moves up in rank, so a
+    duplicate or late event changes nothing; each real change is pushed to the users after commit.
+
+    ``seen_at`` stands in for ``occurred_at`` until ``created_at`` (the transaction's) is known.
+    """
+    _advisory_lock(_TRANSACTION_LOCKS, [movement.transaction_id])
+    _advisory_lock(_WALLET_LOCKS, movement.wallet_ids, shared=True)
+    known = dict(WalletOwner.objects.filter(wallet_id__in=movement.wallet_ids).values_list("wallet_id", "owner_id"))
+    owners = {**(owners or {}), **known}  # WalletOwner (from WalletOpened) wins over event hints
+    existing = {entry.wallet_id: entry for entry in HistoryEntry.objects.filter(transaction_id=movement.transaction_id)}
+    now = timezone.now()
+    entries, status_changed = [], False
+    for wallet_id, direction, counterparty in movement.sides():
+        entry = existing.get(wallet_id)
+        if entry is None:
+            entry = HistoryEntry.objects.create(
+                transaction_id=movement.transaction_id, wallet_id=wallet_id, owner_id=owners.get(wallet_id),
+                type=movement.type, direction=direction, amount=movement.amount, currency=movement.currency,
+                counterparty_wallet_id=counterparty, status=status, status_rank=STATUS_RANK[status],
+                failure_reason=failure_reason if status == Status.FAILED else "",
+                occurred_at=created_at or seen_at, updated_at=now,
+            )  # fmt: skip
+            status_changed = True
+        else:
+            status_changed |= _entry_update(
+                entry, status=status, failure_reason=failure_reason, created_at=created_at,
+                owner_id=owners.get(wallet_id), now=now,
+            )  # fmt: skip
+        entries.append(entry)
+    if status_changed:
+        users = set(user_ids) | {entry.owner_id for entry in entries if entry.owner_id is not None}
+        view = transaction_view or _transaction_view(movement, entries[0])
+        transaction.on_commit(partial(transaction_status_push, user_ids=sorted(users), transaction=view), robust=True)
+    return entries
+
+
+def _entry_update(
+    entry: HistoryEntry, *, status: str, failure_reason: str, created_at: datetime | None, owner_id: int | None,
+    now: datetime,
+) -> bool:  # fmt: skip
+    """Apply what this event adds to an existing entry; True if its status moved."""
+    changed_fields: list[str] = []
+    status_moved = entry.status_rank < FINAL_RANK and STATUS_RANK[status] > entry.status_rank
+    if status_moved:
+        entry.status, entry.status_rank = status, STATUS_RANK[status]
+        if status == Status.FAILED:
+            entry.failure_reason = failure_reason
+        changed_fields += ["status", "status_rank", "failure_reason"]
+    if created_at is not None and entry.occurred_at != created_at:
+        entry.occurred_at = created_at
+        changed_fields.append("occurred_at")
+    if entry.owner_id is None and owner_id is not None:
+        entry.owner_id = owner_id
+        changed_fields.append("owner_id")
+    if status_moved or "owner_id" in changed_fields:
+        entry.updated_at = now
+        changed_fields.append("updated_at")
+    if changed_fields:
+        entry.save(update_fields=changed_fields)
+    return status_moved
+
+
+def _transaction_view(movement: Movement, entry: HistoryEntry) -> dict[str, Any]:
+    """The public transaction shape (API.md), rebuilt from the entry when no transaction event carried it."""
+    return {
+        "id": str(movement.transaction_id),
+        "type": movement.type,
+        "status": entry.status,
+        "amount": amount_format(movement.amount),
+        "currency": movement.currency,
+        "from_wallet_id": str(movement.from_wallet_id) if movement.from_wallet_id else None,
+        "to_wallet_id": str(movement.to_wallet_id) if movement.to_wallet_id else None,
+        "failure_reason": entry.failure_reason or None,
+        "created_at": entry.occurred_at.isoformat(),
+        "updated_at": entry.updated_at.isoformat(),
+    }
+
+
+def transaction_status_push(*, user_ids: Iterable[int], transaction: dict[str, Any]) -> None:
+    """Send one status change to each user's group. Runs only from ``on_commit``: a rolled-back
+    change is never announced. Best effort — a client that missed it catches up with
+    ``/activity?changed_since=``."""
+    message = {"type": "transaction.status", "transaction": transaction}
+    async_to_sync(_group_send_all)([user_group_name(user_id) for user_id in user_ids], message)
+
+
+async def _group_send_all(groups: list[str], message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        await layer.group_send(group, message)
+
+
+def _advisory_lock(namespace: int, ids: Iterable[UUID], *, shared: bool = False) -> None:
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        for key in sorted({int.from_bytes(value.bytes[:4], "big", signed=True) for value in ids}):
+            cursor.execute(f"SELECT {function}(%s, %s)", [namespace, key])

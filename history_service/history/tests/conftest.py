@@ -1,0 +1,143 @@
+"""History fixtures: user tokens signed with the session's keys, event builders, a real channel-layer
+listener, and the real consumer loops in threads."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+from confluent_kafka import Producer
+from django.conf import settings
+from django.db import connections
+from rest_framework.test import APIClient
+
+from walletkit.events import Envelope, EventType, Topic, envelope_build
+from walletkit.inbox.loop import ConsumerLoop
+from walletkit.inbox.registry import consumer_get
+from walletkit.shutdown import ShutdownFlag
+
+
+def user_token(user_id: int, *, seconds: int = 300, is_staff: bool = False) -> str:
+    key = (Path(os.environ["WALLET_DATA_DIR"]) / "keys" / "jwt_private.pem").read_text()
+    claims = {"user_id": user_id, "token_type": "access", "is_staff": is_staff, "exp": int(time.time()) + seconds}
+    return jwt.encode(claims, key, algorithm="RS256")
+
+
+@pytest.fixture
+def client_for() -> Callable[[int], APIClient]:
+    def make(user_id: int) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {user_token(user_id)}")
+        return client
+
+    return make
+
+
+def wallet_opened(wallet_id: uuid.UUID, owner_id: int, currency: str = "USD") -> Envelope:
+    return envelope_build(
+        event_type=EventType.WALLET_OPENED,
+        payload={"wallet_id": wallet_id, "owner_id": owner_id, "currency": currency, "name": "main"},
+    )
+
+
+def movement(type_: str, amount: str, *, source=None, target=None) -> dict:
+    return {"type": type_, "amount": amount, "currency": "USD", "from_wallet_id": source, "to_wallet_id": target}
+
+
+def funds_reserved(transaction_id, move: dict, *, owner_id: int) -> Envelope:
+    event_type = EventType.DEPOSIT_AUTHORIZED if move["type"] == "DEPOSIT" else EventType.FUNDS_RESERVED
+    return envelope_build(event_type=event_type, payload={**move, "owner_id": owner_id}, transaction_id=transaction_id)
+
+
+def ledger_posted(transaction_id, move: dict) -> Envelope:
+    return envelope_build(
+        event_type=EventType.LEDGER_POSTED, payload={**move, "entry_id": uuid.uuid4()}, transaction_id=transaction_id
+    )
+
+
+def ledger_rejected(transaction_id, move: dict, reason: str = "expired") -> Envelope:
+    return envelope_build(
+        event_type=EventType.LEDGER_REJECTED, payload={**move, "reason": reason}, transaction_id=transaction_id
+    )
+
+
+def status_changed(
+    transaction_id, move: dict, *, status: str, user_ids: list[int], created_at: datetime | None = None,
+    failure_reason: str | None = None,
+) -> Envelope:  # fmt: skip
+    created_at = created_at or datetime.now(UTC)
+    view = {
+        "id": str(transaction_id), **move, "status": status, "failure_reason": failure_reason,
+        "created_at": created_at.isoformat(), "updated_at": (created_at + timedelta(seconds=1)).isoformat(),
+    }  # fmt: skip
+    for name in ("from_wallet_id", "to_wallet_id"):
+        view[name] = str(view[name]) if view[name] else None
+    return envelope_build(
+        event_type=EventType.TRANSACTION_STATUS_CHANGED,
+        payload={"transaction": view, "user_ids": user_ids},
+        transaction_id=transaction_id,
+    )
+
+
+TOPIC_OF = {
+    EventType.WALLET_OPENED: Topic.WALLET_EVENTS,
+    EventType.FUNDS_RESERVED: Topic.WALLET_EVENTS,
+    EventType.DEPOSIT_AUTHORIZED: Topic.WALLET_EVENTS,
+    EventType.LEDGER_POSTED: Topic.LEDGER_EVENTS,
+    EventType.LEDGER_REJECTED: Topic.LEDGER_EVENTS,
+    EventType.TRANSACTION_STATUS_CHANGED: Topic.TRANSACTION_EVENTS,
+}
+
+
+def publish(*envelopes: Envelope) -> None:
+    """Put envelopes on their topics as the services' relays would, keyed by transaction (or wallet)."""
+    producer = Producer({"bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS, "enable.idempotence": True})
+    failures: list = []
+    for envelope in envelopes:
+        key = envelope.transaction_id or envelope.payload["wallet_id"]
+        producer.produce(
+            str(TOPIC_OF[EventType(envelope.event_type)]), key=key.encode(), value=envelope.to_json(),
+            on_delivery=lambda err, _msg: err and failures.append(err),
+        )  # fmt: skip
+    assert producer.flush(30) == 0 and not failures, failures
+
+
+class Worker:
+    """A consumer loop in a thread until stopped; a crash fails the test."""
+
+    def __init__(self, name: str) -> None:
+        self.shutdown = ShutdownFlag()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(name,), name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self, name: str) -> None:
+        try:
+            ConsumerLoop(consumer_get(name), shutdown=self.shutdown).run()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            connections.close_all()
+
+    def stop(self) -> None:
+        self.shutdown.request()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive(), f"{self.thread.name} did not stop"
+        if self.error:
+            raise self.error
+
+
+@pytest.fixture
+def history_consumers(transactional_db) -> Iterator[list[Worker]]:
+    """The three history consumers, running for real against the session's broker."""
+    workers = [Worker(name) for name in settings.CONSUMERS]
+    yield workers
+    for worker in workers:
+        worker.stop()

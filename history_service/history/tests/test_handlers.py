@@ -1,0 +1,161 @@
+"""The read model built from events: both sides of a transfer, idempotence, any arrival order."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from history.handlers import ledger_event_handle, transaction_event_handle, wallet_event_handle
+from history.models import HistoryEntry
+from history.tests.conftest import (
+    funds_reserved,
+    ledger_posted,
+    ledger_rejected,
+    movement,
+    status_changed,
+    wallet_opened,
+)
+from walletkit.events import EventType, InvalidEvent
+
+pytestmark = pytest.mark.django_db
+
+HANDLER_OF = {
+    EventType.WALLET_OPENED: wallet_event_handle,
+    EventType.FUNDS_RESERVED: wallet_event_handle,
+    EventType.DEPOSIT_AUTHORIZED: wallet_event_handle,
+    EventType.LEDGER_POSTED: ledger_event_handle,
+    EventType.LEDGER_REJECTED: ledger_event_handle,
+    EventType.TRANSACTION_STATUS_CHANGED: transaction_event_handle,
+}
+
+
+def apply(*envelopes) -> None:
+    for envelope in envelopes:
+        HANDLER_OF[EventType(envelope.event_type)](envelope)
+
+
+def entries_of(transaction_id) -> dict:
+    return {entry.wallet_id: entry for entry in HistoryEntry.objects.filter(transaction_id=transaction_id)}
+
+
+def test_transfer_gives_the_sender_a_debit_and_the_receiver_a_credit():
+    alice_wallet, bob_wallet, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("TRANSFER", "30.0000", source=alice_wallet, target=bob_wallet)
+    apply(
+        wallet_opened(alice_wallet, 1), wallet_opened(bob_wallet, 2),
+        funds_reserved(tx, move, owner_id=1), ledger_posted(tx, move),
+        status_changed(tx, move, status="SUCCESS", user_ids=[1, 2]),
+    )  # fmt: skip
+
+    entries = entries_of(tx)
+    assert len(entries) == 2
+    debit, credit = entries[alice_wallet], entries[bob_wallet]
+    assert (debit.direction, debit.owner_id, debit.counterparty_wallet_id) == ("DEBIT", 1, bob_wallet)
+    assert (credit.direction, credit.owner_id, credit.counterparty_wallet_id) == ("CREDIT", 2, alice_wallet)
+    assert {debit.status, credit.status} == {"SUCCESS"}
+    assert debit.amount == credit.amount == Decimal("30.0000")
+
+
+def test_deposit_is_a_credit_and_withdrawal_a_debit():
+    wallet, deposit, withdrawal = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    deposit_move = movement("DEPOSIT", "100.0000", target=wallet)
+    withdrawal_move = movement("WITHDRAWAL", "40.0000", source=wallet)
+    apply(
+        wallet_opened(wallet, 5),
+        funds_reserved(deposit, deposit_move, owner_id=5), ledger_posted(deposit, deposit_move),
+        funds_reserved(withdrawal, withdrawal_move, owner_id=5),
+        ledger_rejected(withdrawal, withdrawal_move, reason="insufficient funds at posting"),
+    )  # fmt: skip
+
+    [credit] = entries_of(deposit).values()
+    [debit] = entries_of(withdrawal).values()
+    assert (credit.direction, credit.status, credit.counterparty_wallet_id) == ("CREDIT", "SUCCESS", None)
+    assert (debit.direction, debit.status, debit.failure_reason) == ("DEBIT", "FAILED", "insufficient funds at posting")
+    assert credit.owner_id == debit.owner_id == 5
+
+
+def test_the_same_events_twice_add_no_rows_and_keep_the_status():
+    source, target, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("TRANSFER", "1.5000", source=source, target=target)
+    events = [
+        funds_reserved(tx, move, owner_id=1), ledger_posted(tx, move),
+        status_changed(tx, move, status="SUCCESS", user_ids=[1, 2]),
+    ]  # fmt: skip
+
+    apply(*events)
+    apply(*events)
+
+    assert HistoryEntry.objects.filter(transaction_id=tx).count() == 2
+    assert {entry.status for entry in entries_of(tx).values()} == {"SUCCESS"}
+
+
+def test_success_before_reserved_ends_success_and_a_final_status_never_moves():
+    source, target, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("TRANSFER", "9.0000", source=source, target=target)
+
+    apply(ledger_posted(tx, move))
+    apply(
+        funds_reserved(tx, move, owner_id=1),
+        status_changed(tx, move, status="RESERVED", user_ids=[1, 2]),
+        status_changed(tx, move, status="INITIATED", user_ids=[1, 2]),
+        ledger_rejected(tx, move),
+        status_changed(tx, move, status="FAILED", user_ids=[1, 2], failure_reason="late"),
+    )  # fmt: skip
+
+    entries = entries_of(tx)
+    assert {entry.status for entry in entries.values()} == {"SUCCESS"}
+    assert {entry.failure_reason for entry in entries.values()} == {""}
+
+
+def test_failure_reason_comes_with_the_failed_status():
+    wallet, tx = uuid.uuid4(), uuid.uuid4()
+    move = movement("WITHDRAWAL", "3.0000", source=wallet)
+
+    apply(
+        status_changed(tx, move, status="RESERVED", user_ids=[4]),
+        status_changed(tx, move, status="FAILED", user_ids=[4], failure_reason="hold expired"),
+    )
+
+    [entry] = entries_of(tx).values()
+    assert (entry.status, entry.failure_reason, entry.owner_id) == ("FAILED", "hold expired", 4)
+
+
+def test_entries_seen_before_wallet_opened_are_claimed_by_the_owner_when_it_arrives():
+    source, target, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("TRANSFER", "2.0000", source=source, target=target)
+    apply(status_changed(tx, move, status="SUCCESS", user_ids=[11, 12]))
+    assert {entry.owner_id for entry in entries_of(tx).values()} == {None}
+    before = {wallet: entry.updated_at for wallet, entry in entries_of(tx).items()}
+
+    apply(wallet_opened(target, 12), wallet_opened(source, 11))
+
+    entries = entries_of(tx)
+    assert (entries[source].owner_id, entries[target].owner_id) == (11, 12)
+    assert all(entries[wallet].updated_at > before[wallet] for wallet in entries)
+    assert {entry.status for entry in entries.values()} == {"SUCCESS"}
+
+
+def test_the_transaction_created_at_becomes_occurred_at():
+    wallet, tx = uuid.uuid4(), uuid.uuid4()
+    move = movement("DEPOSIT", "5.0000", target=wallet)
+    created_at = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+    apply(funds_reserved(tx, move, owner_id=3))
+    apply(status_changed(tx, move, status="RESERVED", user_ids=[3], created_at=created_at))
+
+    [entry] = entries_of(tx).values()
+    assert entry.occurred_at == created_at
+    assert entry.occurred_at < entry.updated_at - timedelta(days=1)
+
+
+def test_an_event_of_unknown_type_is_refused_and_writes_nothing():
+    tx = uuid.uuid4()
+    move = movement("REFUND", "5.0000", target=uuid.uuid4())
+
+    with pytest.raises(InvalidEvent):
+        apply(status_changed(tx, move, status="SUCCESS", user_ids=[3]))
+
+    assert not HistoryEntry.objects.filter(transaction_id=tx).exists()
