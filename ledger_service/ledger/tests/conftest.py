@@ -1,0 +1,53 @@
+"""Fixtures for ledger_service tests: real tokens signed with the session's keys, movement helpers."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import jwt
+import pytest
+from rest_framework.test import APIClient
+
+from ledger import services
+from walletkit.auth import service_token_issue
+from walletkit.outbox.models import OutboxEvent
+
+
+def user_token(user_id: int, *, is_staff: bool = False) -> str:
+    """An access token as the gateway signs it, with the key the test plugin generated."""
+    key = (Path(os.environ["WALLET_DATA_DIR"]) / "keys" / "jwt_private.pem").read_text()
+    claims = {"user_id": user_id, "is_staff": is_staff, "token_type": "access", "exp": int(time.time()) + 300}
+    return jwt.encode(claims, key, algorithm="RS256")
+
+
+def client_with(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def service_client() -> APIClient:
+    return client_with(service_token_issue())
+
+
+def deposit(wallet_id: uuid.UUID, amount: str, *, currency: str = "EUR", transaction_id: uuid.UUID | None = None):
+    return services.entry_post(
+        transaction_id=transaction_id or uuid.uuid4(), type="DEPOSIT", from_wallet_id=None, to_wallet_id=wallet_id,
+        amount=Decimal(amount), currency=currency,
+    )  # fmt: skip
+
+
+def transfer(from_wallet_id, to_wallet_id, amount: str, *, currency: str = "EUR", transaction_id=None):
+    return services.entry_post(
+        transaction_id=transaction_id or uuid.uuid4(), type="TRANSFER", from_wallet_id=from_wallet_id,
+        to_wallet_id=to_wallet_id, amount=Decimal(amount), currency=currency,
+    )  # fmt: skip
+
+
+def events_for(transaction_id) -> list[dict]:
+    return [row.envelope for row in OutboxEvent.objects.filter(key=str(transaction_id)).order_by("id")]
