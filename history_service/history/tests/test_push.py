@@ -1,0 +1,107 @@
+"""Live push: a status change reaches each involved user's channel group, only after it commits."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import channel_layers
+from django.db import transaction
+
+from history.handlers import ledger_event_handle, transaction_event_handle, wallet_event_handle
+from history.tests.conftest import funds_reserved, ledger_posted, movement, status_changed, wallet_opened
+
+pytestmark = pytest.mark.django_db(transaction=True)
+RECEIVE_DEADLINE = 10.0
+
+
+class RolledBack(Exception):
+    pass
+
+
+async def listener(*groups: str):
+    """A fresh channels-redis layer (own connections, this event loop) with a channel in ``groups``."""
+    layer = channel_layers.make_backend("default")
+    channel = await layer.new_channel()
+    for group in groups:
+        await layer.group_add(group, channel)
+    return layer, channel
+
+
+async def next_message(layer, channel) -> dict:
+    return await asyncio.wait_for(layer.receive(channel), RECEIVE_DEADLINE)
+
+
+def test_status_change_is_pushed_to_both_users_only_after_commit():
+    source, target, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("TRANSFER", "12.0000", source=source, target=target)
+
+    async def scenario():
+        sender_layer, sender = await listener("user_21")
+        receiver_layer, receiver = await listener("user_22")
+
+        def change_inside_a_transaction():
+            with transaction.atomic():  # the inbox transaction the consumer loop runs handlers in
+                wallet_event_handle(funds_reserved(tx, move, owner_id=21))
+                # Still uncommitted: if the push went out now it would be ahead of this marker.
+                async_to_sync(sender_layer.send)(sender, {"type": "marker"})
+
+        await sync_to_async(change_inside_a_transaction)()
+
+        assert (await next_message(sender_layer, sender))["type"] == "marker"
+        pushed = await next_message(sender_layer, sender)
+        assert pushed["type"] == "transaction.status"
+        assert pushed["transaction"]["id"] == str(tx) and pushed["transaction"]["status"] == "RESERVED"
+        # user 22 is known from the transaction event's user_ids; WalletOpened is not needed.
+        await sync_to_async(transaction_event_handle)(status_changed(tx, move, status="SUCCESS", user_ids=[21, 22]))
+        for layer, channel in ((sender_layer, sender), (receiver_layer, receiver)):
+            message = await next_message(layer, channel)
+            assert (message["transaction"]["id"], message["transaction"]["status"]) == (str(tx), "SUCCESS")
+            assert message["transaction"]["amount"] == "12.0000"
+
+    async_to_sync(scenario)()
+
+
+def test_a_rolled_back_change_sends_nothing():
+    wallet, rolled_back_tx, committed_tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("DEPOSIT", "7.0000", target=wallet)
+
+    async def scenario():
+        layer, channel = await listener("user_31")
+        await sync_to_async(wallet_event_handle)(wallet_opened(wallet, 31))
+
+        def change_then_roll_back():
+            with pytest.raises(RolledBack), transaction.atomic():
+                ledger_event_handle(ledger_posted(rolled_back_tx, move))
+                raise RolledBack
+
+        await sync_to_async(change_then_roll_back)()
+        await sync_to_async(ledger_event_handle)(ledger_posted(committed_tx, move))
+
+        # One channel is FIFO: had the rolled-back change been pushed, it would come first.
+        message = await next_message(layer, channel)
+        assert message["transaction"]["id"] == str(committed_tx)
+
+    async_to_sync(scenario)()
+
+
+def test_a_duplicate_event_pushes_nothing_more():
+    wallet, tx, later_tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("WITHDRAWAL", "2.0000", source=wallet)
+
+    async def scenario():
+        layer, channel = await listener("user_41")
+        await sync_to_async(wallet_event_handle)(wallet_opened(wallet, 41))
+        posted = ledger_posted(tx, move)
+        await sync_to_async(ledger_event_handle)(posted)
+        await sync_to_async(ledger_event_handle)(posted)
+        await sync_to_async(transaction_event_handle)(status_changed(tx, move, status="RESERVED", user_ids=[41]))
+        await sync_to_async(ledger_event_handle)(ledger_posted(later_tx, move))
+
+        first, second = await next_message(layer, channel), await next_message(layer, channel)
+        assert [first["transaction"]["id"], second["transaction"]["id"]] == [str(tx), str(later_tx)]
+        assert first["transaction"]["status"] == "SUCCESS"
+
+    async_to_sync(scenario)()
