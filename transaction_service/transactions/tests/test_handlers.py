@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from django.db import connection
+
+from transactions.handlers import ledger_event_handle
+from transactions.models import Transaction, TransactionAnomaly
+from transactions.tests.factories import TransactionFactory
+from walletkit.events import EventType, Topic, envelope_build
+from walletkit.inbox.loop import ConsumerLoop
+from walletkit.inbox.registry import consumer_get
+from walletkit.kafka import producer_create
+from walletkit.outbox.models import OutboxEvent
+from walletkit.shutdown import ShutdownFlag
+from walletkit.testing.waiting import wait_until
+
+pytestmark = pytest.mark.django_db
+
+
+def ledger_event(tx, event_type: EventType, **extra):
+    payload = {
+        "type": tx.type,
+        "amount": "10.0000",
+        "currency": "EUR",
+        "from_wallet_id": str(tx.from_wallet_id),
+        "to_wallet_id": str(tx.to_wallet_id),
+    }
+    if event_type == EventType.LEDGER_POSTED:
+        payload["entry_id"] = str(uuid.uuid4())
+    return envelope_build(event_type=event_type, payload=payload | extra, transaction_id=tx.id)
+
+
+def test_ledger_posted_makes_it_success_and_fills_the_currency():
+    tx = TransactionFactory(status="RESERVED", currency=None)
+
+    ledger_event_handle(ledger_event(tx, EventType.LEDGER_POSTED))
+
+    tx.refresh_from_db()
+    assert (tx.status, tx.currency) == ("SUCCESS", "EUR")
+
+
+def test_ledger_rejected_fails_it_with_the_ledgers_reason():
+    tx = TransactionFactory(status="RESERVED")
+
+    ledger_event_handle(ledger_event(tx, EventType.LEDGER_REJECTED, reason="expired"))
+
+    tx.refresh_from_db()
+    assert (tx.status, tx.failure_reason) == ("FAILED", "expired")
+
+
+def test_a_duplicate_ledger_posted_changes_nothing():
+    tx = TransactionFactory(status="RESERVED")
+    event = ledger_event(tx, EventType.LEDGER_POSTED)
+
+    ledger_event_handle(event)
+    ledger_event_handle(ledger_event(tx, EventType.LEDGER_POSTED))  # a second copy with a new event id
+
+    assert OutboxEvent.objects.filter(key=str(tx.id)).count() == 1
+    assert not TransactionAnomaly.objects.exists()
+
+
+def test_ledger_posted_for_a_failed_transaction_is_an_anomaly():
+    tx = TransactionFactory(status="FAILED", failure_reason="expired")
+
+    ledger_event_handle(ledger_event(tx, EventType.LEDGER_POSTED))
+
+    tx.refresh_from_db()
+    assert tx.status == "FAILED"
+    assert TransactionAnomaly.objects.get().kind == "success_after_failed"
+
+
+def test_an_event_for_an_unknown_transaction_is_ignored():
+    stranger = Transaction(id=uuid.uuid4(), type="TRANSFER", from_wallet_id=uuid.uuid4(), to_wallet_id=uuid.uuid4())
+
+    ledger_event_handle(ledger_event(stranger, EventType.LEDGER_POSTED))
+
+    assert not Transaction.objects.exists()
+    assert not OutboxEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_registered_consumer_applies_ledger_posted_from_the_broker():
+    tx = TransactionFactory(status="RESERVED")
+    envelope = ledger_event(tx, EventType.LEDGER_POSTED)
+    producer = producer_create()
+    producer.produce(str(Topic.LEDGER_EVENTS), key=str(tx.id), value=envelope.to_json())
+    assert producer.flush(10) == 0
+    shutdown = ShutdownFlag()
+
+    def consume():
+        try:
+            ConsumerLoop(consumer_get("transaction-ledger-events"), shutdown=shutdown).run()
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+    try:
+        wait_until(lambda: Transaction.objects.get(id=tx.id).status == "SUCCESS", timeout=30, message="SUCCESS")
+    finally:
+        shutdown.request()
+        worker.join(timeout=15)

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from transactions.models import Transaction
+from transactions.sweeper import sweeper_round
+from transactions.tests.factories import TransactionFactory, age
+from transactions.tests.fakes import hold_created
+from walletkit.testing.waiting import wait_until
+
+pytestmark = pytest.mark.django_db
+
+PAST_DEADLINE = 11  # seconds; SAGA_DEADLINE is 10 and HOLD_EXPIRY 60 in these tests
+PAST_EXPIRY = 61
+
+
+def status_of(tx) -> tuple[str, str | None]:
+    tx.refresh_from_db()
+    return tx.status, tx.failure_reason
+
+
+def test_a_young_saga_is_left_alone(fake_wallet):
+    TransactionFactory()
+
+    assert sweeper_round() == 0
+    assert fake_wallet.calls == []
+
+
+def test_initiated_with_a_hold_becomes_reserved_by_the_same_transaction_id(fake_wallet):
+    fake_wallet.route("POST", "/holds", lambda call: hold_created(call, currency="EUR", to_owner_id=5))
+    tx = age(TransactionFactory(currency=None, counterparty_owner_id=None), seconds=PAST_DEADLINE)
+
+    assert sweeper_round() == 1
+
+    tx.refresh_from_db()
+    assert (tx.status, tx.currency, tx.counterparty_owner_id) == ("RESERVED", "EUR", 5)
+    [call] = fake_wallet.calls_to("POST", "/holds")
+    assert call.body["transaction_id"] == str(tx.id)
+
+
+def test_initiated_refused_by_the_wallet_fails(fake_wallet):
+    fake_wallet.route("POST", "/holds", (422, {"code": "insufficient_funds", "detail": "No."}))
+    tx = age(TransactionFactory(), seconds=PAST_DEADLINE)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("FAILED", "insufficient_funds")
+
+
+def test_initiated_with_the_wallet_unreachable_stays_initiated_and_is_retried_later(settings, closed_port_url):
+    settings.SERVICE_URLS = {**settings.SERVICE_URLS, "wallet": closed_port_url}
+    tx = age(TransactionFactory(), seconds=PAST_DEADLINE)
+    claimed_at = tx.next_check_at
+
+    sweeper_round()
+
+    tx.refresh_from_db()
+    assert tx.status == "INITIATED"
+    assert tx.next_check_at > claimed_at
+    assert sweeper_round() == 0  # backed off, not due again at once
+
+
+def test_initiated_past_expiry_without_a_hold_fails_expired_and_is_never_reserved(fake_wallet):
+    fake_wallet.route("GET", "/holds/", (404, {"code": "not_found", "detail": "No hold."}))
+    tx = age(TransactionFactory(), seconds=PAST_EXPIRY)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("FAILED", "expired")
+    assert fake_wallet.calls_to("POST", "/holds") == []
+
+
+def test_initiated_past_expiry_with_a_hold_is_reserved(fake_wallet):
+    fake_wallet.route("GET", "/holds/", (200, {"status": "HELD", "currency": "USD"}))
+    tx = age(TransactionFactory(), seconds=PAST_EXPIRY)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("RESERVED", None)
+
+
+def test_initiated_without_a_stored_response_gets_one(fake_wallet):
+    fake_wallet.route("POST", "/holds", hold_created)
+    tx = age(TransactionFactory(response_status=None, response_body=None), seconds=PAST_DEADLINE)
+
+    sweeper_round()
+
+    tx.refresh_from_db()
+    assert (tx.response_status, tx.response_body["status"]) == (202, "RESERVED")
+
+
+def test_reserved_posted_by_the_ledger_succeeds_and_the_ledger_republishes(fake_ledger):
+    fake_ledger.route("GET", "/entries/", (200, {"status": "POSTED", "reason": None}))
+    fake_ledger.route("POST", "/internal/outbox/republish", (200, {"republished": 2}))
+    tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_DEADLINE)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("SUCCESS", None)
+    [republish] = fake_ledger.calls_to("POST", "/internal/outbox/republish")
+    assert republish.body == {"key": str(tx.id)}
+
+
+def test_reserved_rejected_by_the_ledger_fails_with_its_reason(fake_ledger):
+    fake_ledger.route("GET", "/entries/", (200, {"status": "REJECTED", "reason": "insufficient_funds"}))
+    fake_ledger.route("POST", "/internal/outbox/republish", (200, {"republished": 1}))
+    tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_DEADLINE)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("FAILED", "insufficient_funds")
+
+
+def test_reserved_stays_open_if_the_ledger_cannot_republish(fake_ledger):
+    fake_ledger.route("GET", "/entries/", (200, {"status": "POSTED", "reason": None}))
+    fake_ledger.route("POST", "/internal/outbox/republish", (503, {}))
+    tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_DEADLINE)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("RESERVED", None)
+
+
+def test_reserved_unknown_to_the_ledger_asks_the_wallet_to_republish(fake_ledger, fake_wallet):
+    fake_ledger.route("GET", "/entries/", (404, {"code": "not_found", "detail": "No entry."}))
+    fake_wallet.route("POST", "/internal/outbox/republish", (200, {"republished": 1}))
+    tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_DEADLINE)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("RESERVED", None)
+    assert [c.body for c in fake_wallet.calls_to("POST", "/internal/outbox/republish")] == [{"key": str(tx.id)}]
+    assert fake_ledger.calls_to("POST", "/entries/") == []
+
+
+def expire_rejects(call):
+    return 200, {"transaction_id": call.path.split("/")[2], "status": "REJECTED", "reason": call.body["reason"]}
+
+
+def test_reserved_past_expiry_is_expired_by_the_ledger_exactly_once(fake_ledger):
+    fake_ledger.route("GET", "/entries/", (404, {"code": "not_found", "detail": "No entry."}))
+    fake_ledger.route("POST", "/entries/", expire_rejects)
+    tx = age(TransactionFactory(status="RESERVED", type="WITHDRAWAL", to_wallet_id=None), seconds=PAST_EXPIRY)
+
+    sweeper_round()
+    Transaction.objects.filter(id=tx.id).update(next_check_at=tx.created_at)  # due again, were it open
+    sweeper_round()
+
+    assert status_of(tx) == ("FAILED", "expired")
+    [expire] = fake_ledger.calls_to("POST", "/entries/")
+    assert expire.path == f"/entries/{tx.id}/expire"
+    assert expire.body == {
+        "reason": "expired",
+        "type": "WITHDRAWAL",
+        "amount": "10.0000",
+        "currency": "USD",
+        "from_wallet_id": str(tx.from_wallet_id),
+        "to_wallet_id": None,
+    }
+
+
+def test_expire_answered_posted_means_success(fake_ledger):
+    fake_ledger.route("GET", "/entries/", (404, {"code": "not_found", "detail": "No entry."}))
+    fake_ledger.route("POST", "/entries/", (200, {"status": "POSTED", "reason": None}))
+    tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_EXPIRY)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("SUCCESS", None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sweepers_never_expire_one_transaction_twice(settings, fake_ledger):
+    settings.SERVICE_HTTP_TIMEOUT = 20
+    expire_may_answer = threading.Event()
+    fake_ledger.route("GET", "/entries/", (404, {"code": "not_found", "detail": "No entry."}))
+    fake_ledger.route("POST", "/entries/", lambda call: expire_may_answer.wait(20) and expire_rejects(call))
+    tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_EXPIRY)
+
+    def one_round():
+        try:
+            return sweeper_round()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(one_round)
+        # The second sweeper runs while the first is inside the ledger call with the row leased.
+        wait_until(lambda: fake_ledger.calls_to("POST", "/entries/"), timeout=10, message="first expire call")
+        second = pool.submit(one_round).result(timeout=10)
+        expire_may_answer.set()
+        assert (first.result(timeout=20), second) == (1, 0)
+    assert status_of(tx) == ("FAILED", "expired")
+    assert len(fake_ledger.calls_to("POST", "/entries/")) == 1
