@@ -51,7 +51,7 @@ def test_transfer_moves_between_wallet_accounts_and_balances_come_from_postings(
     assert (account_balance(wallet_id=A), account_balance(wallet_id=B)) == (Decimal("59.5"), Decimal("40.5"))
     assert account_balance(wallet_id=A, as_of=before_transfer) == Decimal("100")
     assert account_balance(wallet_id=B, as_of=before_transfer) == Decimal("0")
-    cached = {a.wallet_id: a.balance for a in Account.objects.filter(kind="WALLET")}
+    cached = {a.wallet_id: a.balance for a in Account.objects.filter(wallet_id__in=[A, B])}
     assert cached == {A: Decimal("59.5"), B: Decimal("40.5")}
     deferred_constraints_check()
 
@@ -63,7 +63,7 @@ def test_withdrawal_pays_out_to_the_external_account():
         amount=Decimal("4"), currency="EUR",
     )  # fmt: skip
     assert account_balance(wallet_id=A) == Decimal("6")
-    assert account_balance(account=Account.objects.get(kind="EXTERNAL")) == Decimal("-6")
+    assert account_balance(account=Account.objects.get(kind="EXTERNAL", currency="EUR")) == Decimal("-6")
 
 
 def test_overdraft_is_rejected_with_a_reason_and_moves_nothing():
@@ -93,7 +93,7 @@ def test_a_malformed_movement_is_rejected_not_posted():
         amount=Decimal("1"), currency="EUR",
     )  # fmt: skip
     assert (decision.status, decision.reason) == ("REJECTED", "invalid_movement")
-    assert not Posting.objects.exists()
+    assert not Posting.objects.filter(account__wallet_id=A).exists()
 
 
 def test_duplicate_funds_reserved_posts_one_entry():
