@@ -1,3 +1,4 @@
+import threading
 import uuid
 from decimal import Decimal
 
@@ -144,3 +145,69 @@ def test_movement_before_wallet_opened_creates_the_account_and_the_open_is_a_no_
 
 def test_entry_status_of_an_unknown_transaction_is_none():
     assert entry_status_get(transaction_id=uuid.uuid4()) is None
+
+
+def in_threads(count: int, work) -> list[BaseException]:
+    """Run ``work(i)`` in ``count`` threads started together, each committing on its own connection.
+
+    The journal refuses TRUNCATE, so these tests cannot use a flushing transactional test case:
+    what they commit uses fresh wallet ids and a currency (SEK) no other test touches.
+    """
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def run(index: int) -> None:
+        try:
+            start.wait()
+            work(index)
+        except BaseException as exc:  # noqa: BLE001 — collected and asserted on by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
+    return errors
+
+
+def test_opposite_transfers_post_concurrently_without_deadlock():
+    a, b = uuid.uuid4(), uuid.uuid4()
+    assert in_threads(2, lambda i: deposit((a, b)[i], "1000", currency="SEK")) == []
+    moves = [(a, b, "1")] * 20 + [(b, a, "2")] * 20
+
+    errors = in_threads(len(moves), lambda i: transfer(*moves[i], currency="SEK"))
+
+    assert errors == []
+    assert (account_balance(wallet_id=a), account_balance(wallet_id=b)) == (Decimal("1020"), Decimal("980"))
+    cached = {x.wallet_id: x.balance for x in Account.objects.filter(wallet_id__in=[a, b])}
+    assert cached == {a: Decimal("1020"), b: Decimal("980")}
+
+
+def test_a_racing_post_and_expire_decide_each_transaction_once():
+    a, b = uuid.uuid4(), uuid.uuid4()
+    assert in_threads(1, lambda _i: deposit(a, "1000", currency="SEK")) == []
+    transaction_ids = [uuid.uuid4() for _ in range(10)]
+    movement = {"type": "TRANSFER", "from_wallet_id": a, "to_wallet_id": b, "amount": Decimal("1"), "currency": "SEK"}
+
+    def decide(index: int) -> None:
+        transaction_id = transaction_ids[index // 2]
+        if index % 2:
+            services.entry_expire(transaction_id=transaction_id, reason="expired", **movement)
+        else:
+            services.entry_post(transaction_id=transaction_id, **movement)
+
+    assert in_threads(2 * len(transaction_ids), decide) == []
+
+    posted = set(
+        JournalEntry.objects.filter(transaction_id__in=transaction_ids).values_list("transaction_id", flat=True)
+    )
+    rejected = set(
+        Rejection.objects.filter(transaction_id__in=transaction_ids).values_list("transaction_id", flat=True)
+    )
+    assert posted.isdisjoint(rejected) and posted | rejected == set(transaction_ids)
+    assert all(len(events_for(transaction_id)) == 1 for transaction_id in transaction_ids)
+    assert account_balance(wallet_id=b) == len(posted)
