@@ -1,0 +1,104 @@
+"""``/ws/transactions/``: one JSON message per status change of any transaction of the user's wallets.
+
+Protocol:
+- Authenticated by the ``access_token`` cookie or the Django session; otherwise the first
+  message must be ``{"type": "auth", "token": "<access token>"}`` within
+  ``LIVE_AUTH_TIMEOUT_SECONDS`` (default 5). Success: ``{"type": "auth.ok"}``. A bad or expired
+  token, a first message that is not auth, or no auth in time: the socket closes with 4401.
+- The socket closes with 4401 when the token expires; sending a fresh token
+  (``{"type": "auth", ...}`` again, same user) before then keeps it open.
+- Messages: ``{"type": "transaction.status", "transaction": {...transaction...}}``, relayed from
+  the channel-layer group ``user_<id>`` that history_service publishes to after each commit.
+
+Catch-up: pushes are best effort (a socket that was down missed them). A reconnecting client
+calls ``GET /api/v1/activity?changed_since=<last seen time>`` — the latest ``updated_at`` it saw,
+minus a few seconds of slack — and gets every history entry that changed since.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from live.auth import AccessTokenCookieMiddleware, InvalidToken, LiveIdentity, identity_from_token
+
+CLOSE_UNAUTHENTICATED = 4401
+DEFAULT_AUTH_TIMEOUT_SECONDS = 5.0
+
+
+def user_group_name(user_id: int) -> str:
+    """Must match history_service's group name for the user."""
+    return f"user_{user_id}"
+
+
+class TransactionStatusConsumer(AsyncJsonWebsocketConsumer):
+    user_id: int | None = None
+    _auth_deadline: asyncio.Task | None = None
+    _token_expiry: asyncio.Task | None = None
+
+    async def connect(self):
+        await self.accept()
+        identity = self.scope.get("live_identity")
+        if identity == AccessTokenCookieMiddleware.INVALID:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+        elif isinstance(identity, LiveIdentity):
+            await self._authenticated(identity)
+        else:
+            timeout = float(getattr(settings, "LIVE_AUTH_TIMEOUT_SECONDS", DEFAULT_AUTH_TIMEOUT_SECONDS))
+            self._auth_deadline = asyncio.create_task(self._close_after(timeout))
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            content = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            content = None
+        await self.receive_json(content if isinstance(content, dict) else {})
+
+    async def receive_json(self, content, **kwargs):
+        if content.get("type") == "auth":
+            await self._authenticate_by_message(content.get("token"))
+        elif self.user_id is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+        # Anything else from an authenticated client is ignored: the stream is server → client.
+
+    async def disconnect(self, code):
+        for task in (self._auth_deadline, self._token_expiry):
+            if task is not None:
+                task.cancel()
+        if self.user_id is not None:
+            await self.channel_layer.group_discard(user_group_name(self.user_id), self.channel_name)
+
+    async def transaction_status(self, event):
+        await self.send_json({"type": "transaction.status", "transaction": event["transaction"]})
+
+    async def _authenticate_by_message(self, token) -> None:
+        try:
+            identity = identity_from_token(token)
+        except InvalidToken:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if self.user_id is not None and identity.user_id != self.user_id:
+            await self.close(code=CLOSE_UNAUTHENTICATED)  # a socket never changes whose events it carries
+            return
+        await self._authenticated(identity)
+
+    async def _authenticated(self, identity: LiveIdentity) -> None:
+        if self._auth_deadline is not None:
+            self._auth_deadline.cancel()
+        self.user_id = identity.user_id
+        # Joined on every (re-)auth: it also refreshes the membership's expiry in Redis.
+        await self.channel_layer.group_add(user_group_name(identity.user_id), self.channel_name)
+        if self._token_expiry is not None:
+            self._token_expiry.cancel()
+            self._token_expiry = None
+        if identity.expires_at is not None:
+            self._token_expiry = asyncio.create_task(self._close_after(identity.expires_at - time.time()))
+        await self.send_json({"type": "auth.ok"})
+
+    async def _close_after(self, seconds: float) -> None:
+        await asyncio.sleep(max(seconds, 0))
+        await self.close(code=CLOSE_UNAUTHENTICATED)

@@ -1,0 +1,181 @@
+"""/ws/transactions/ against config.asgi.application with the real Redis channel layer."""
+
+from __future__ import annotations
+
+import uuid
+
+import jwt
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from config.asgi import application
+from live.consumers import CLOSE_UNAUTHENTICATED
+from live.tests.conftest import access_token
+
+DEADLINE = 10.0
+ORIGIN = (b"origin", b"http://testserver")
+
+
+def communicator(*, cookie: str | None = None, origin: bytes | None = b"http://testserver") -> WebsocketCommunicator:
+    headers = [(b"origin", origin)] if origin else []
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    return WebsocketCommunicator(application, "/ws/transactions/", headers=headers)
+
+
+def status_message(transaction_id: str, status: str = "SUCCESS") -> dict:
+    return {"type": "transaction.status", "transaction": {"id": transaction_id, "status": status}}
+
+
+async def connected_by_message(user_id: int) -> WebsocketCommunicator:
+    socket = communicator()
+    connected, _ = await socket.connect(timeout=DEADLINE)
+    assert connected
+    await socket.send_json_to({"type": "auth", "token": access_token(user_id)})
+    assert await socket.receive_json_from(timeout=DEADLINE) == {"type": "auth.ok"}
+    return socket
+
+
+async def closed_code(socket: WebsocketCommunicator) -> int:
+    output = await socket.receive_output(timeout=DEADLINE)
+    assert output["type"] == "websocket.close", output
+    return output["code"]
+
+
+def test_first_message_auth_then_the_users_group_reaches_the_socket():
+    async def scenario():
+        socket = await connected_by_message(101)
+        transaction_id = str(uuid.uuid4())
+
+        await get_channel_layer().group_send("user_101", status_message(transaction_id))
+
+        assert await socket.receive_json_from(timeout=DEADLINE) == status_message(transaction_id)
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_another_users_socket_never_receives_the_message():
+    async def scenario():
+        alice, carol = await connected_by_message(111), await connected_by_message(113)
+        for_alice, for_carol = str(uuid.uuid4()), str(uuid.uuid4())
+
+        await get_channel_layer().group_send("user_111", status_message(for_alice))
+        await get_channel_layer().group_send("user_113", status_message(for_carol))
+
+        # Carol's socket is FIFO: had Alice's message leaked to it, it would arrive first.
+        assert (await carol.receive_json_from(timeout=DEADLINE))["transaction"]["id"] == for_carol
+        assert (await alice.receive_json_from(timeout=DEADLINE))["transaction"]["id"] == for_alice
+        await alice.disconnect()
+        await carol.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-jwt",
+        access_token(121, seconds=-60),  # expired
+        access_token(121, token_type="refresh"),
+        jwt.encode({"user_id": 121, "token_type": "access", "exp": 4102444800}, "x" * 32, algorithm="HS256"),
+        None,
+    ],
+    ids=["garbage", "expired", "refresh-token", "wrong-key", "missing"],
+)
+def test_a_bad_token_closes_the_socket_with_4401(token):
+    async def scenario():
+        socket = communicator()
+        connected, _ = await socket.connect(timeout=DEADLINE)
+        assert connected
+        await socket.send_json_to({"type": "auth", "token": token})
+
+        assert await closed_code(socket) == CLOSE_UNAUTHENTICATED
+
+    async_to_sync(scenario)()
+
+
+def test_a_first_message_that_is_not_auth_closes_with_4401():
+    async def scenario():
+        socket = communicator()
+        await socket.connect(timeout=DEADLINE)
+        await socket.send_to(text_data="hello")
+
+        assert await closed_code(socket) == CLOSE_UNAUTHENTICATED
+
+    async_to_sync(scenario)()
+
+
+def test_no_auth_in_time_closes_with_4401(settings):
+    settings.LIVE_AUTH_TIMEOUT_SECONDS = 0.2
+
+    async def scenario():
+        socket = communicator()
+        connected, _ = await socket.connect(timeout=DEADLINE)
+        assert connected
+
+        assert await closed_code(socket) == CLOSE_UNAUTHENTICATED
+
+    async_to_sync(scenario)()
+
+
+def test_the_socket_closes_when_the_token_expires():
+    async def scenario():
+        socket = communicator()
+        await socket.connect(timeout=DEADLINE)
+        await socket.send_json_to({"type": "auth", "token": access_token(131, seconds=2)})
+        assert await socket.receive_json_from(timeout=DEADLINE) == {"type": "auth.ok"}
+
+        assert await closed_code(socket) == CLOSE_UNAUTHENTICATED
+
+    async_to_sync(scenario)()
+
+
+def test_the_access_token_cookie_authenticates_without_a_message():
+    async def scenario():
+        socket = communicator(cookie=f"access_token={access_token(141)}")
+        connected, _ = await socket.connect(timeout=DEADLINE)
+        assert connected
+        assert await socket.receive_json_from(timeout=DEADLINE) == {"type": "auth.ok"}
+        transaction_id = str(uuid.uuid4())
+
+        await get_channel_layer().group_send("user_141", status_message(transaction_id, "RESERVED"))
+
+        assert await socket.receive_json_from(timeout=DEADLINE) == status_message(transaction_id, "RESERVED")
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_an_expired_cookie_token_closes_with_4401():
+    async def scenario():
+        socket = communicator(cookie=f"access_token={access_token(151, seconds=-5)}")
+        await socket.connect(timeout=DEADLINE)
+
+        assert await closed_code(socket) == CLOSE_UNAUTHENTICATED
+
+    async_to_sync(scenario)()
+
+
+def test_a_token_in_the_url_is_not_accepted(settings):
+    settings.LIVE_AUTH_TIMEOUT_SECONDS = 0.2
+
+    async def scenario():
+        socket = WebsocketCommunicator(application, f"/ws/transactions/?token={access_token(161)}", headers=[ORIGIN])
+        await socket.connect(timeout=DEADLINE)
+
+        assert await closed_code(socket) == CLOSE_UNAUTHENTICATED
+
+    async_to_sync(scenario)()
+
+
+def test_a_foreign_origin_is_refused():
+    async def scenario():
+        socket = communicator(cookie=f"access_token={access_token(171)}", origin=b"https://evil.example")
+        connected, _ = await socket.connect(timeout=DEADLINE)
+
+        assert not connected
+
+    async_to_sync(scenario)()
