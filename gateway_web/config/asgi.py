@@ -10,7 +10,6 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-
 from live.auth import LiveAuthMiddlewareStack  # noqa: E402
 from live.routing import websocket_urlpatterns  # noqa: E402
 

@@ -9,8 +9,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-
 from config.asgi import application
+
 from live.consumers import CLOSE_UNAUTHENTICATED
 from live.tests.conftest import access_token
 
