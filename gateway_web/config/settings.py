@@ -1,11 +1,21 @@
 """Settings of gateway_web: the shared ones from walletkit.conf, plus users, JWT issuing, pages and websockets."""
 
 import os
+from datetime import timedelta
 
 os.environ.setdefault("SERVICE_NAME", "gateway")
 
 from walletkit.conf import *  # noqa: E402, F403
-from walletkit.conf import INSTALLED_APPS, KEYS_DIR, MIDDLEWARE, REDIS_URL, REPO_ROOT, env  # noqa: E402
+from walletkit.conf import (  # noqa: E402
+    INSTALLED_APPS,
+    JWT_PUBLIC_KEY,
+    KEYS_DIR,
+    MIDDLEWARE,
+    REDIS_URL,
+    REPO_ROOT,
+    REST_FRAMEWORK,
+    env,
+)
 
 INSTALLED_APPS = [
     "daphne",
@@ -14,17 +24,24 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "api",
     "live",
 ]
 MIDDLEWARE = [
+    "api.middleware.RequestSizeLimitMiddleware",
     *MIDDLEWARE,
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees the flag django-axes sets on a locked-out login and answers for it.
+    "axes.middleware.AxesMiddleware",
 ]
 ASGI_APPLICATION = "config.asgi.application"
 
@@ -53,3 +70,89 @@ DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", default="USD")
 # Browsers carry the access/refresh tokens in these HttpOnly cookies (never readable by JS).
 JWT_ACCESS_COOKIE = "access_token"
 JWT_REFRESH_COOKIE = "refresh_token"
+
+# --- Users and passwords -------------------------------------------------------------------
+# Axes first: it refuses a locked-out username+IP before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "api.errors.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+
+
+# --- JWT (issued here, RS256; every service verifies with the public key) ------------------
+def _pem(value: str) -> str:
+    """PEM text, or the content of the PEM file at ``value``; empty until the keys exist (first run)."""
+    if value.lstrip().startswith("-----BEGIN"):
+        return value
+    try:
+        with open(value) as pem:
+            return pem.read()
+    except FileNotFoundError:
+        return ""
+
+
+SIMPLE_JWT = {
+    "ALGORITHM": "RS256",
+    "SIGNING_KEY": _pem(JWT_PRIVATE_KEY),
+    "VERIFYING_KEY": _pem(JWT_PUBLIC_KEY),
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_SECONDS", default=10 * 60)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_SECONDS", default=24 * 60 * 60)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.TokenObtainSerializer",
+}
+
+# --- REST API ---------------------------------------------------------------------------------
+# Per scope: "auth" (register, token, refresh, logout) per IP, "money" (deposits, withdrawals,
+# transfers) per user. Read on every request, so the benchmark and tests can change them.
+THROTTLE_RATES = {
+    "auth": env("THROTTLE_AUTH", default="20/min"),
+    "money": env("THROTTLE_MONEY", default="120/min"),
+}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.GatewayBearerAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.IsUser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Digital wallet API",
+    "DESCRIPTION": "Wallets, deposits, withdrawals and transfers. Amounts are decimal strings; ids are UUIDs.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PREPROCESSING_HOOKS": ["api.schema.public_endpoints_only"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TransactionTypeEnum": ["DEPOSIT", "WITHDRAWAL", "TRANSFER"],
+        "TransactionStatusEnum": ["INITIATED", "RESERVED", "SUCCESS", "FAILED"],
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Transport security ---------------------------------------------------------------------
+# nginx terminates TLS in production and says so in X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)

@@ -10,6 +10,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from config.asgi import application
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
 
 from live.consumers import CLOSE_UNAUTHENTICATED
 from live.tests.conftest import access_token
@@ -177,5 +179,27 @@ def test_a_foreign_origin_is_refused():
         connected, _ = await socket.connect(timeout=DEADLINE)
 
         assert not connected
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_logged_in_browser_session_authenticates_without_a_message():
+    user = get_user_model().objects.create_user(username="live-session-user", password="x-long-password-1")
+    session = SessionStore()
+    session.update({"_auth_user_id": str(user.pk), "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+                    "_auth_user_hash": user.get_session_auth_hash()})  # fmt: skip
+    session.create()
+
+    async def scenario():
+        socket = communicator(cookie=f"sessionid={session.session_key}")
+        await socket.connect(timeout=DEADLINE)
+        assert await socket.receive_json_from(timeout=DEADLINE) == {"type": "auth.ok"}
+        transaction_id = str(uuid.uuid4())
+
+        await get_channel_layer().group_send(f"user_{user.pk}", status_message(transaction_id))
+
+        assert await socket.receive_json_from(timeout=DEADLINE) == status_message(transaction_id)
+        await socket.disconnect()
 
     async_to_sync(scenario)()

@@ -1,0 +1,179 @@
+"""Users and tokens: sign-up, login (JWT pair), refresh rotation, logout, and who am I."""
+
+from __future__ import annotations
+
+from api.auth import GatewayBearerAuthentication, IsUser
+from api.shapes import ErrorSerializer
+from api.throttling import ScopedThrottle
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import user_get_active
+from accounts.services import user_logout, user_register
+from accounts.tokens import TokenObtainSerializer, TokenPairSerializer, token_pair_rotate
+from walletkit.errors import ApiError
+
+
+def _errors(**described: str) -> dict:
+    return {int(code[1:]): OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}
+
+
+class UserOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    is_staff = serializers.BooleanField()
+
+
+# Anyone may call these; they are limited per client address by the "auth" throttle scope.
+class AuthApi(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "auth"
+
+    def get_authenticate_header(self, request):
+        # Without an authenticator DRF would turn a failed login (401) into 403.
+        return 'Bearer realm="api"'
+
+
+class UserRegisterApi(AuthApi):
+    authentication_classes: list = []
+
+    @extend_schema_serializer(component_name="Registration")
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+        email = serializers.EmailField(max_length=254)
+        password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+    @extend_schema(
+        operation_id="auth_register",
+        request=InputSerializer,
+        responses={
+            201: UserOutputSerializer,
+            **_errors(
+                s400="Invalid input, weak password, username or email taken (see `errors`).",
+                s413="Too large.",
+                s415="Not JSON.",
+                s429="Too many requests.",
+                s503="The wallet service is unavailable; no user was created.",
+            ),  # fmt: skip
+        },
+        auth=[],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_register(**data.validated_data)
+        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenObtainApi(AuthApi):
+    authentication_classes: list = []
+
+    @extend_schema_serializer(component_name="Credentials")
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        password = serializers.CharField(trim_whitespace=False)
+
+    @extend_schema(
+        operation_id="auth_token",
+        request=InputSerializer,
+        responses={
+            200: TokenPairSerializer,
+            **_errors(
+                s400="Missing fields.",
+                s401="Wrong username or password.",
+                s413="Too large.",
+                s415="Not JSON.",
+                s429="Too many requests, or `locked_out` after repeated failed logins.",
+            ),  # fmt: skip
+        },
+        auth=[],
+    )
+    def post(self, request):
+        # django-axes flags the Django request it was given; hand it the real one, not DRF's wrapper.
+        http_request = request._request
+        serializer = TokenObtainSerializer(data=request.data, context={"request": http_request})
+        try:
+            serializer.is_valid(raise_exception=True)
+        except exceptions.AuthenticationFailed:
+            if getattr(http_request, "axes_locked_out", False):
+                raise ApiError(
+                    "Too many failed login attempts; try again later.",
+                    code="locked_out", status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+                ) from None  # fmt: skip
+            raise
+        return Response(serializer.validated_data)
+
+
+class TokenRefreshApi(AuthApi):
+    authentication_classes: list = []
+
+    @extend_schema_serializer(component_name="TokenRefresh")
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField()
+
+    @extend_schema(
+        operation_id="auth_token_refresh",
+        request=InputSerializer,
+        responses={
+            200: TokenPairSerializer,
+            **_errors(
+                s400="Missing field.",
+                s401="Invalid, expired or already used refresh token.",
+                s413="Too large.",
+                s415="Not JSON.",
+                s429="Too many requests.",
+            ),  # fmt: skip
+        },
+        auth=[],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(token_pair_rotate(refresh=data.validated_data["refresh"]))
+
+
+class LogoutApi(AuthApi):
+    permission_classes = [IsUser]
+    authentication_classes = [GatewayBearerAuthentication]
+
+    @extend_schema_serializer(component_name="Logout")
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField()
+
+    @extend_schema(
+        operation_id="auth_logout",
+        request=InputSerializer,
+        responses={
+            204: OpenApiResponse(description="Logged out: the refresh token no longer works."),
+            **_errors(
+                s400="Missing field.",
+                s401="No valid access token, or a refresh token that is not the caller's.",
+                s413="Too large.",
+                s415="Not JSON.",
+                s429="Too many requests.",
+            ),  # fmt: skip
+        },
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user_logout(user_id=request.user.id, refresh=data.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    @extend_schema(
+        operation_id="me",
+        responses={200: UserOutputSerializer, **_errors(s401="No valid access token.")},
+    )
+    def get(self, request):
+        user = user_get_active(user_id=request.user.id)
+        if user is None:
+            raise exceptions.AuthenticationFailed("The account no longer exists.", code="token_not_valid")
+        return Response(UserOutputSerializer(user).data)

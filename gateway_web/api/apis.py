@@ -1,0 +1,248 @@
+"""The public REST API's forwarding views: validate cheaply, then let the owning service decide."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.core.cache import cache
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api import client
+from api.shapes import (
+    AmountField,
+    ErrorSerializer,
+    HistoryEntrySerializer,
+    HistoryPageSerializer,
+    HistoryQuerySerializer,
+    TransactionPageSerializer,
+    TransactionQuerySerializer,
+    TransactionSerializer,
+    WalletSerializer,
+)
+from api.throttling import ScopedThrottle
+from walletkit.errors import ApiError
+from walletkit.health import database_ready
+from walletkit.money import InvalidCurrency, currency_parse
+
+
+def _errors(*codes: int) -> dict:
+    described = {
+        400: "Invalid input (`errors` holds field errors).",
+        401: "No token, or an invalid or expired one.",
+        404: "Not found, or not the caller's.",
+        409: "The idempotency key was used with a different body.",
+        413: "The request body is too large.",
+        415: "The body is not JSON.",
+        422: "Refused by a business rule: `insufficient_funds`, `currency_mismatch`.",
+        429: "Too many requests.",
+        503: "A service behind the gateway is unavailable.",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Required unless the body has `idempotency_key`. The same key and body replay the first answer.",
+)
+HISTORY_FILTERS = HistoryQuerySerializer
+MONEY_ERRORS = _errors(400, 401, 404, 409, 413, 415, 422, 429, 503)
+
+
+class MovementInputSerializer(serializers.Serializer):
+    amount = AmountField()
+    idempotency_key = serializers.CharField(required=False, max_length=client.IDEMPOTENCY_KEY_MAX_LENGTH)
+
+
+class WalletListCreateApi(APIView):
+    @extend_schema_serializer(component_name="WalletOpen")
+    class InputSerializer(serializers.Serializer):
+        currency = serializers.CharField(max_length=3)
+        name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+        def validate_currency(self, value):
+            try:
+                return currency_parse(value)
+            except InvalidCurrency as exc:
+                raise serializers.ValidationError(str(exc)) from None
+
+    @extend_schema(operation_id="wallets_list", responses={200: WalletSerializer(many=True), **_errors(401, 503)})
+    def get(self, request):
+        return client.forward(request, "GET", "wallet", "/wallets", output=WalletSerializer, many=True)
+
+    @extend_schema(
+        operation_id="wallets_create",
+        request=InputSerializer,
+        responses={201: WalletSerializer, **_errors(400, 401, 413, 415, 503)},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return client.forward(request, "POST", "wallet", "/wallets", output=WalletSerializer, json=data.validated_data)
+
+
+class WalletDetailApi(APIView):
+    @extend_schema(operation_id="wallets_retrieve", responses={200: WalletSerializer, **_errors(401, 404, 503)})
+    def get(self, request, wallet_id: UUID):
+        return client.forward(request, "GET", "wallet", f"/wallets/{wallet_id}", output=WalletSerializer)
+
+
+class WalletHistoryApi(APIView):
+    @extend_schema(
+        operation_id="wallets_history",
+        parameters=[HISTORY_FILTERS],
+        responses={200: HistoryPageSerializer, **_errors(400, 401, 404, 503)},
+    )
+    def get(self, request, wallet_id: UUID):
+        params = client.query_params(request, HISTORY_FILTERS)
+        return client.forward_page(
+            request, "history", f"/wallets/{wallet_id}/history", item=HistoryEntrySerializer, params=params
+        )
+
+
+class WalletDepositApi(APIView):
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "money"
+
+    @extend_schema(
+        operation_id="wallets_deposit",
+        parameters=[IDEMPOTENCY_KEY],
+        request=MovementInputSerializer,
+        responses={202: TransactionSerializer, **MONEY_ERRORS},
+    )
+    def post(self, request, wallet_id: UUID):
+        key = client.idempotency_key_get(request)
+        data = MovementInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return client.transaction_submit(
+            request, kind="DEPOSIT", from_wallet_id=None, to_wallet_id=wallet_id,
+            amount=data.validated_data["amount"], idempotency_key=key, output=TransactionSerializer,
+        )  # fmt: skip
+
+
+class WalletWithdrawalApi(APIView):
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "money"
+
+    @extend_schema(
+        operation_id="wallets_withdraw",
+        parameters=[IDEMPOTENCY_KEY],
+        request=MovementInputSerializer,
+        responses={202: TransactionSerializer, **MONEY_ERRORS},
+    )
+    def post(self, request, wallet_id: UUID):
+        key = client.idempotency_key_get(request)
+        data = MovementInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return client.transaction_submit(
+            request, kind="WITHDRAWAL", from_wallet_id=wallet_id, to_wallet_id=None,
+            amount=data.validated_data["amount"], idempotency_key=key, output=TransactionSerializer,
+        )  # fmt: skip
+
+
+class TransferCreateApi(APIView):
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "money"
+
+    @extend_schema_serializer(component_name="Transfer")
+    class InputSerializer(MovementInputSerializer):
+        from_wallet_id = serializers.UUIDField()
+        to_wallet_id = serializers.UUIDField()
+
+    @extend_schema(
+        operation_id="transfers_create",
+        parameters=[IDEMPOTENCY_KEY],
+        request=InputSerializer,
+        responses={202: TransactionSerializer, **MONEY_ERRORS},
+    )
+    def post(self, request):
+        key = client.idempotency_key_get(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        source, target = data.validated_data["from_wallet_id"], data.validated_data["to_wallet_id"]
+        if source == target:
+            raise ApiError("A transfer needs two different wallets.", code="same_wallet")
+        return client.transaction_submit(
+            request, kind="TRANSFER", from_wallet_id=source, to_wallet_id=target,
+            amount=data.validated_data["amount"], idempotency_key=key, output=TransactionSerializer,
+        )  # fmt: skip
+
+
+class TransactionListApi(APIView):
+    @extend_schema(
+        operation_id="transactions_list",
+        parameters=[TransactionQuerySerializer],
+        responses={200: TransactionPageSerializer, **_errors(400, 401, 503)},
+    )
+    def get(self, request):
+        params = client.query_params(request, TransactionQuerySerializer)
+        return client.forward_page(request, "transaction", "/transactions", item=TransactionSerializer, params=params)
+
+
+class TransactionDetailApi(APIView):
+    @extend_schema(
+        operation_id="transactions_retrieve", responses={200: TransactionSerializer, **_errors(401, 404, 503)}
+    )
+    def get(self, request, transaction_id: UUID):
+        return client.forward(
+            request, "GET", "transaction", f"/transactions/{transaction_id}", output=TransactionSerializer
+        )
+
+
+class ActivityListApi(APIView):
+    @extend_schema(
+        operation_id="activity_list",
+        parameters=[HISTORY_FILTERS],
+        responses={200: HistoryPageSerializer, **_errors(400, 401, 503)},
+    )
+    def get(self, request):
+        params = client.query_params(request, HISTORY_FILTERS)
+        return client.forward_page(request, "history", "/activity", item=HistoryEntrySerializer, params=params)
+
+
+PROBE = inline_serializer("Probe", {"status": serializers.CharField(), "checks": serializers.DictField(required=False)})
+
+
+class HealthApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="healthz", responses={200: PROBE})
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+class ReadyApi(APIView):
+    """Ready when the gateway's own database and the shared cache (rate limits, lockouts) answer."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="readyz", responses={200: PROBE, 503: PROBE})
+    def get(self, request):
+        checks = {"database": database_ready(), "cache": _cache_ready()}
+        ready = all(checks.values())
+        return Response(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+
+def _cache_ready() -> bool:
+    try:
+        cache.set("readyz", "1", timeout=5)
+        return cache.get("readyz") == "1"
+    except Exception:
+        return False

@@ -1,0 +1,164 @@
+"""The one place the gateway talks to the services behind it.
+
+Every call carries the caller's own access token, so each service checks ownership itself;
+what a service answers is passed through (status and ``{code, detail, errors}``), rendered
+in the public shape on success. Nothing here decides a business rule.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from urllib.parse import parse_qsl, urlencode, urlsplit
+from uuid import UUID
+
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from walletkit.errors import ApiError
+from walletkit.http import ServiceUnavailable, service_request
+from walletkit.money import amount_format
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+def _unavailable(service: str) -> ApiError:
+    return ApiError(
+        f"The {service} service is unavailable; try again shortly.",
+        code="service_unavailable",
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+def _call(request: Request, method: str, service: str, path: str, **kwargs):
+    try:
+        response = service_request(method, service, path, user_token=request.auth, **kwargs)
+    except ServiceUnavailable as exc:
+        log.warning("downstream unreachable", extra={"service": service, "path": path, "error": str(exc)})
+        raise _unavailable(service) from None
+    if response.status_code >= 500:
+        # A crash behind the gateway is not the client's fault and not a reason to answer 500 here.
+        log.error("downstream error", extra={"service": service, "path": path, "status": response.status_code})
+        raise _unavailable(service)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code >= 400:
+        if not isinstance(body, dict) or "code" not in body:
+            body = {"code": _error_code(response.status_code), "detail": response.reason_phrase or "Error."}
+        raise _Passthrough(body, response.status_code)
+    return response.status_code, body
+
+
+class _Passthrough(Exception):
+    def __init__(self, body: dict, status_code: int):
+        self.body, self.status_code = body, status_code
+
+
+def _error_code(status_code: int) -> str:
+    return {400: "invalid", 401: "not_authenticated", 403: "permission_denied", 404: "not_found"}.get(
+        status_code, "error"
+    )
+
+
+def forward(
+    request: Request,
+    method: str,
+    service: str,
+    path: str,
+    *,
+    output: type[serializers.Serializer],
+    many: bool = False,
+    json: dict | None = None,
+    params: dict | None = None,
+) -> Response:
+    """Call ``service`` as the caller and answer with its status and ``output``-shaped body."""
+    try:
+        status_code, body = _call(request, method, service, path, json=json, params=params)
+    except _Passthrough as error:
+        return Response(error.body, status=error.status_code)
+    return Response(output(body, many=many).data, status=status_code)
+
+
+def forward_page(
+    request: Request, service: str, path: str, *, item: type[serializers.Serializer], params: dict
+) -> Response:
+    """A ``{results, next}`` page; the service's ``next`` cursor becomes a gateway URL."""
+    try:
+        status_code, body = _call(request, "GET", service, path, params=params)
+    except _Passthrough as error:
+        return Response(error.body, status=error.status_code)
+    body = body if isinstance(body, dict) else {}
+    return Response(
+        {"results": item(body.get("results", []), many=True).data, "next": _next_url(request, body.get("next"))},
+        status=status_code,
+    )
+
+
+def _next_url(request: Request, downstream_next: str | None) -> str | None:
+    """The service may answer a bare cursor or a URL of its own; either way the client gets a
+    gateway URL with its own filters and the service's cursor."""
+    if not downstream_next:
+        return None
+    query = dict(request.query_params.items())
+    if "://" in downstream_next or downstream_next.startswith("/"):
+        query.update(parse_qsl(urlsplit(downstream_next).query))
+    else:
+        query["cursor"] = downstream_next
+    return request.build_absolute_uri(request.path) + "?" + urlencode(query)
+
+
+def query_params(request: Request, query: type[serializers.Serializer]) -> dict:
+    """Validated filters, re-encoded for the service (garbage stops here, with a 400)."""
+    serializer = query(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return {
+        name: value.isoformat() if hasattr(value, "isoformat") else str(value)
+        for name, value in serializer.validated_data.items()
+    }
+
+
+def idempotency_key_get(request: Request) -> str:
+    """From the ``Idempotency-Key`` header or the ``idempotency_key`` body field; one is required."""
+    header = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    body = request.data.get("idempotency_key") if isinstance(request.data, dict) else None
+    body = body.strip() if isinstance(body, str) else body
+    if header and body and header != body:
+        raise serializers.ValidationError({"idempotency_key": ["The header and the body give different keys."]})
+    key = header or body
+    if not key:
+        raise ApiError(
+            f"An {IDEMPOTENCY_HEADER} header is required for requests that move money.",
+            code="idempotency_key_required",
+        )
+    if not isinstance(key, str) or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
+        raise serializers.ValidationError(
+            {"idempotency_key": [f"Must be printable text of at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]}
+        )
+    return key
+
+
+def transaction_submit(
+    request: Request,
+    *,
+    kind: str,
+    from_wallet_id: UUID | None,
+    to_wallet_id: UUID | None,
+    amount: Decimal,
+    idempotency_key: str,
+    output: type[serializers.Serializer],
+) -> Response:
+    """A money movement: the transaction service runs the saga and answers 202 with the transaction."""
+    payload = {
+        "type": kind,
+        "from_wallet_id": str(from_wallet_id) if from_wallet_id else None,
+        "to_wallet_id": str(to_wallet_id) if to_wallet_id else None,
+        "amount": amount_format(amount),
+        "idempotency_key": idempotency_key,
+    }
+    return forward(request, "POST", "transaction", "/transactions", output=output, json=payload)

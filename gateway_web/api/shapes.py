@@ -1,0 +1,99 @@
+"""The public shapes (API.md), used to render what the services answer and to document it."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from walletkit.money import InvalidAmount, amount_parse
+
+TRANSACTION_TYPES = ["DEPOSIT", "WITHDRAWAL", "TRANSFER"]
+TRANSACTION_STATUSES = ["INITIATED", "RESERVED", "SUCCESS", "FAILED"]
+DIRECTIONS = ["CREDIT", "DEBIT"]
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d+\.\d{4}$", "example": "12.5000"})
+class AmountOutField(serializers.CharField):
+    """A decimal string with 4 fraction digits, as the services format it."""
+
+
+@extend_schema_field({"type": "string", "example": "12.50", "description": "Positive, at most 4 fraction digits."})
+class AmountField(serializers.Field):
+    """A client amount: refused, never rounded, when it is not exactly representable (walletkit.money)."""
+
+    def to_internal_value(self, data):
+        try:
+            return amount_parse(data)
+        except InvalidAmount as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value):
+        return str(value)
+
+
+class WalletSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(allow_blank=True)
+    currency = serializers.CharField()
+    balance = AmountOutField()
+    held = AmountOutField()
+    available = AmountOutField()
+    created_at = serializers.DateTimeField()
+
+
+class TransactionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=TRANSACTION_TYPES)
+    status = serializers.ChoiceField(choices=TRANSACTION_STATUSES)
+    amount = AmountOutField()
+    currency = serializers.CharField(allow_null=True)
+    from_wallet_id = serializers.UUIDField(allow_null=True)
+    to_wallet_id = serializers.UUIDField(allow_null=True)
+    failure_reason = serializers.CharField(allow_blank=True, allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    id = serializers.CharField()
+    transaction_id = serializers.UUIDField()
+    wallet_id = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=TRANSACTION_TYPES)
+    direction = serializers.ChoiceField(choices=DIRECTIONS)
+    amount = AmountOutField()
+    currency = serializers.CharField()
+    counterparty_wallet_id = serializers.UUIDField(allow_null=True)
+    status = serializers.ChoiceField(choices=TRANSACTION_STATUSES)
+    occurred_at = serializers.DateTimeField()
+
+
+class TransactionPageSerializer(serializers.Serializer):
+    results = TransactionSerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="Full URL of the next page, or null on the last one.")
+
+
+class HistoryPageSerializer(serializers.Serializer):
+    results = HistoryEntrySerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="Full URL of the next page, or null on the last one.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable.")
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class HistoryQuerySerializer(serializers.Serializer):
+    cursor = serializers.CharField(required=False, max_length=512)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    status = serializers.ChoiceField(choices=TRANSACTION_STATUSES, required=False)
+    type = serializers.ChoiceField(choices=TRANSACTION_TYPES, required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+
+class TransactionQuerySerializer(serializers.Serializer):
+    wallet = serializers.UUIDField(required=False)
+    status = serializers.ChoiceField(choices=TRANSACTION_STATUSES, required=False)
+    cursor = serializers.CharField(required=False, max_length=512)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100)
