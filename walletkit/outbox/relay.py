@@ -132,10 +132,11 @@ class OutboxRelay:
         """Sleep until a commit NOTIFYs, the poll interval passes, or shutdown is asked."""
         waited = 0.0
         while waited < self.poll_interval and not self.shutdown.requested:
-            for _ in listener.notifies(timeout=0.5, stop_after=1):
+            # list(): each notifies() generator holds the connection's (non-reentrant) lock until it is
+            # exhausted, so the next one may only start after it; nesting them deadlocks the relay.
+            if list(listener.notifies(timeout=0.5, stop_after=1)):
                 # Swallow the rest of a burst: one claim serves them all.
-                for _ in listener.notifies(timeout=0, stop_after=1000):
-                    pass
+                list(listener.notifies(timeout=0, stop_after=1000))
                 return
             waited += 0.5
 
