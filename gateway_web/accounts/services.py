@@ -9,7 +9,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework import exceptions, status
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from walletkit.errors import ApiError
@@ -73,12 +73,16 @@ def _default_wallet_open(*, user_id: int) -> None:
         raise unavailable
 
 
+def _invalid(detail: str) -> exceptions.AuthenticationFailed:
+    return exceptions.AuthenticationFailed(detail, code="token_not_valid")
+
+
 def user_logout(*, user_id: int, refresh: str) -> None:
     """Blacklists the caller's own refresh token (someone else's is refused, never revoked)."""
     try:
         token = RefreshToken(refresh)
     except TokenError as exc:
-        raise InvalidToken(str(exc)) from None
+        raise _invalid(str(exc)) from None
     if str(token.get("user_id")) != str(user_id):
-        raise InvalidToken("This refresh token belongs to another user.")
+        raise _invalid("This refresh token belongs to another user.")
     token.blacklist()

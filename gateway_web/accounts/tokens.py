@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from rest_framework import serializers
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework import exceptions, serializers
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+
+
+def _invalid(detail: str) -> exceptions.AuthenticationFailed:
+    return exceptions.AuthenticationFailed(detail, code="token_not_valid")
 
 
 class TokenObtainSerializer(TokenObtainPairSerializer):
@@ -32,13 +36,13 @@ def token_pair_rotate(*, refresh: str) -> dict[str, str]:
     try:
         token = RefreshToken(refresh)
     except TokenError as exc:
-        raise InvalidToken(str(exc)) from None
+        raise _invalid(str(exc)) from None
     outstanding = OutstandingToken.objects.select_for_update().filter(jti=token["jti"]).first()
     if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
-        raise InvalidToken("Token is blacklisted")
+        raise _invalid("Token is blacklisted")
     user = get_user_model().objects.filter(id=token.get("user_id"), is_active=True).first()
     if user is None:
-        raise InvalidToken("No active account found for the given token.")
+        raise _invalid("No active account found for the given token.")
     BlacklistedToken.objects.create(token=outstanding)
     access = str(token.access_token)
     token.set_jti()
