@@ -144,3 +144,74 @@ class HoldDetailApi(APIView):
         if hold is None:
             raise ApiError("Hold not found.", code="hold_not_found", status_code=status.HTTP_404_NOT_FOUND)
         return Response(HoldOutputSerializer(hold).data)
+
+
+class ReconciliationWalletListApi(APIView):
+    """Internal (reconciliation): a keyset page of every wallet with its holds, from one snapshot."""
+
+    permission_classes = [IsInternalService]
+
+    class FilterSerializer(serializers.Serializer):
+        after = serializers.UUIDField(required=False, default=None)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=500)
+        captured_since = serializers.DateTimeField()
+
+    class WalletSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        owner_id = serializers.IntegerField()
+        currency = serializers.CharField()
+        balance = AmountField()
+        held = AmountField()
+        reserved = AmountField()
+        version = serializers.IntegerField()
+
+    class HoldSerializer(serializers.Serializer):
+        transaction_id = serializers.UUIDField()
+        type = serializers.CharField()
+        status = serializers.CharField()
+        amount = AmountField()
+        currency = serializers.CharField()
+        from_wallet_id = serializers.UUIDField(allow_null=True)
+        to_wallet_id = serializers.UUIDField(allow_null=True)
+        created_at = serializers.DateTimeField()
+        updated_at = serializers.DateTimeField()
+
+    class OutputSerializer(serializers.Serializer):
+        wallets = serializers.ListField()
+        holds = serializers.ListField()
+        next = serializers.CharField(allow_null=True)
+
+    @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer)
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        page = selectors.reconciliation_wallet_page(**filters.validated_data)
+        return Response(
+            {
+                "wallets": self.WalletSerializer(page.wallets, many=True).data,
+                "holds": self.HoldSerializer(page.holds, many=True).data,
+                "next": page.next,
+            }
+        )
+
+
+class WalletResyncApi(APIView):
+    """Internal (reconciliation repair): set the balance to the ledger's figure, audited."""
+
+    permission_classes = [IsInternalService]
+
+    class InputSerializer(serializers.Serializer):
+        balance = serializers.DecimalField(max_digits=19, decimal_places=4, min_value=0)
+        expected_version = serializers.IntegerField(min_value=0)
+        reason = serializers.CharField(max_length=500)
+        actor = serializers.CharField(max_length=100)
+
+    class OutputSerializer(WalletOutputSerializer):
+        version = serializers.IntegerField()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request, wallet_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wallet = services.wallet_resync(wallet_id=wallet_id, **data.validated_data)
+        return Response(self.OutputSerializer(wallet).data)

@@ -92,3 +92,22 @@ class Hold(models.Model):
     @property
     def sets_funds_aside(self) -> bool:
         return self.type != self.Type.DEPOSIT
+
+
+class WalletResync(models.Model):
+    """Staff set a wallet's balance to the ledger's figure: the wallet-side audit of that repair."""
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="resyncs")
+    balance_before = models.DecimalField(**MONEY)
+    balance_after = models.DecimalField(**MONEY)
+    version_before = models.PositiveIntegerField()
+    version_after = models.PositiveIntegerField()
+    reason = models.CharField(max_length=500)
+    actor = models.CharField(max_length=100)  # who asked, as the ledger's staff API authenticated them
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "wallet_resync"
+
+    def __str__(self) -> str:
+        return f"{self.wallet_id} {self.balance_before} -> {self.balance_after}"

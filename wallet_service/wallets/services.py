@@ -13,7 +13,7 @@ from walletkit.errors import ApiError
 from walletkit.events import EventType, Topic, envelope_build
 from walletkit.money import currency_parse
 from walletkit.outbox.services import outbox_event_create
-from wallets.models import Hold, Wallet
+from wallets.models import Hold, Wallet, WalletResync
 
 logger = logging.getLogger(__name__)
 
@@ -225,3 +225,39 @@ def _hold_event_write(hold: Hold, event_type: EventType) -> None:
         payload["reason"] = hold.reason
     envelope = envelope_build(event_type=event_type, payload=payload, transaction_id=hold.transaction_id)
     outbox_event_create(topic=Topic.WALLET_EVENTS, key=str(hold.transaction_id), envelope=envelope)
+
+
+@transaction.atomic
+def wallet_resync(*, wallet_id: UUID, balance: Decimal, expected_version: int, reason: str, actor: str) -> Wallet:
+    """Set the snapshot's balance to the ledger's figure (a staff repair), audited in WalletResync.
+
+    ``expected_version`` is the version the ledger computed its figure against: if a capture or a
+    reserve changed the wallet since, the figure is stale and nothing is written (409).
+    """
+    wallet = Wallet.objects.select_for_update().filter(id=wallet_id).first()
+    if wallet is None:
+        raise _wallet_not_found()
+    if wallet.version != expected_version:
+        raise ApiError(
+            "The wallet changed since the ledger's figure was computed; reconcile again.",
+            code="version_conflict",
+            status_code=status.HTTP_409_CONFLICT,
+        )
+    if balance < 0 or balance < wallet.held:
+        raise ApiError(
+            "The balance would be below what the wallet holds.",
+            code="balance_below_held",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    before, version_before = wallet.balance, wallet.version
+    wallet.balance = balance
+    _wallet_save(wallet)
+    WalletResync.objects.create(
+        wallet=wallet, balance_before=before, balance_after=balance, version_before=version_before,
+        version_after=wallet.version, reason=reason[:500], actor=actor[:100],
+    )  # fmt: skip
+    logger.warning(
+        "wallet resynced from the ledger",
+        extra={"wallet_id": str(wallet_id), "before": str(before), "after": str(balance), "actor": actor},
+    )
+    return wallet
