@@ -102,7 +102,12 @@ def _reserve_outcome(response: httpx.Response) -> ReserveOutcome:
         return ReserveOutcome(ReserveVerdict.RESERVED, body=body)
     if response.status_code == 404:
         return ReserveOutcome(ReserveVerdict.NOT_FOUND, code="wallet_not_found", detail=detail)
-    # 422 (insufficient_funds, currency_mismatch) or another refusal: no hold was made.
+    if response.status_code == 409:
+        # transaction_id_conflict: some hold already carries this id, so failing here could strand it.
+        # Leave it open; past HOLD_EXPIRY the sweeper finds the hold and the ledger decides.
+        logger.error("wallet reports a conflicting hold", extra={"code": code, "detail": detail})
+        return ReserveOutcome(ReserveVerdict.UNKNOWN, code=code, detail=detail)
+    # 422 (insufficient_funds, currency_mismatch), 400 (invalid_movement), 403: refused, no hold was made.
     return ReserveOutcome(ReserveVerdict.REFUSED, code=code or "wallet_rejected", detail=detail)
 
 

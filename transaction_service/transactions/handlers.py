@@ -3,7 +3,7 @@
 import logging
 from uuid import UUID
 
-from transactions.models import Transaction, TransactionStatus
+from transactions.models import Transaction, TransactionStatus, TransactionType
 from transactions.services import transaction_status_advance
 from walletkit.events import Envelope, EventType
 
@@ -21,12 +21,16 @@ def ledger_event_handle(envelope: Envelope) -> None:
     if envelope.transaction_id is None:
         logger.warning("ledger event without transaction id", extra={"event_id": envelope.event_id})
         return
+    payload = envelope.payload
+    # The ledger passes on the wallet's owner ids: the receiver is known even if the reserve reply was lost.
+    receiver = payload.get("to_owner_id") if payload.get("type") == TransactionType.TRANSFER else None
     try:
         transaction_status_advance(
             transaction_id=UUID(envelope.transaction_id),
             status=status,
             reason=reason,
-            currency=envelope.payload.get("currency"),
+            currency=payload.get("currency"),
+            counterparty_owner_id=int(receiver) if receiver is not None else None,
         )
     except Transaction.DoesNotExist:
         # Another coordinator's transaction, or one this database lost: nothing here to advance.

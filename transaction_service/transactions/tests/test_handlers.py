@@ -42,6 +42,16 @@ def test_ledger_posted_makes_it_success_and_fills_the_currency():
     assert (tx.status, tx.currency) == ("SUCCESS", "EUR")
 
 
+def test_ledger_posted_first_still_tells_us_the_receiver():
+    tx = TransactionFactory(status="INITIATED", counterparty_owner_id=None)
+
+    ledger_event_handle(ledger_event(tx, EventType.LEDGER_POSTED, owner_id=1, from_owner_id=1, to_owner_id=9))
+
+    tx.refresh_from_db()
+    assert (tx.status, tx.counterparty_owner_id) == ("SUCCESS", 9)
+    assert OutboxEvent.objects.get(key=str(tx.id)).envelope["payload"]["user_ids"] == [1, 9]
+
+
 def test_ledger_rejected_fails_it_with_the_ledgers_reason():
     tx = TransactionFactory(status="RESERVED")
 

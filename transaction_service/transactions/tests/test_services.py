@@ -144,6 +144,22 @@ def test_wallet_refusal_fails_it_with_the_wallets_code(fake_wallet, code):
     assert len(fake_wallet.calls) == 1
 
 
+def test_a_movement_the_wallet_finds_invalid_fails_with_its_code(fake_wallet):
+    fake_wallet.route("POST", "/holds", (400, {"code": "invalid_movement", "detail": "Wallets don't fit."}))
+
+    status, body = transfer()
+
+    assert (status, body["code"], body["transaction"]["status"]) == (422, "invalid_movement", "FAILED")
+
+
+def test_a_conflicting_hold_leaves_it_initiated_for_the_sweeper(fake_wallet):
+    fake_wallet.route("POST", "/holds", (409, {"code": "transaction_id_conflict", "detail": "Taken."}))
+
+    status, body = transfer()
+
+    assert (status, body["status"]) == (202, "INITIATED")
+
+
 def test_unknown_wallet_is_404_wallet_not_found(fake_wallet):
     fake_wallet.route("POST", "/holds", (404, {"code": "wallet_not_found", "detail": "Not found."}))
 

@@ -9,7 +9,7 @@ from django.db import connection
 from transactions.models import Transaction
 from transactions.sweeper import sweeper_round
 from transactions.tests.factories import TransactionFactory, age
-from transactions.tests.fakes import hold_created
+from transactions.tests.fakes import ENTRY_NOT_FOUND, HOLD_NOT_FOUND, hold_created
 from walletkit.testing.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +65,7 @@ def test_initiated_with_the_wallet_unreachable_stays_initiated_and_is_retried_la
 
 
 def test_initiated_past_expiry_without_a_hold_fails_expired_and_is_never_reserved(fake_wallet):
-    fake_wallet.route("GET", "/holds/", (404, {"code": "not_found", "detail": "No hold."}))
+    fake_wallet.route("GET", "/holds/", HOLD_NOT_FOUND)
     tx = age(TransactionFactory(), seconds=PAST_EXPIRY)
 
     sweeper_round()
@@ -75,7 +75,7 @@ def test_initiated_past_expiry_without_a_hold_fails_expired_and_is_never_reserve
 
 
 def test_initiated_past_expiry_with_a_hold_is_reserved(fake_wallet):
-    fake_wallet.route("GET", "/holds/", (200, {"status": "HELD", "currency": "USD"}))
+    fake_wallet.route("GET", "/holds/", (200, {"status": "CAPTURED", "currency": "USD", "to_owner_id": 2}))
     tx = age(TransactionFactory(), seconds=PAST_EXPIRY)
 
     sweeper_round()
@@ -126,7 +126,7 @@ def test_reserved_stays_open_if_the_ledger_cannot_republish(fake_ledger):
 
 
 def test_reserved_unknown_to_the_ledger_asks_the_wallet_to_republish(fake_ledger, fake_wallet):
-    fake_ledger.route("GET", "/entries/", (404, {"code": "not_found", "detail": "No entry."}))
+    fake_ledger.route("GET", "/entries/", ENTRY_NOT_FOUND)
     fake_wallet.route("POST", "/internal/outbox/republish", (200, {"republished": 1}))
     tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_DEADLINE)
 
@@ -142,7 +142,7 @@ def expire_rejects(call):
 
 
 def test_reserved_past_expiry_is_expired_by_the_ledger_exactly_once(fake_ledger):
-    fake_ledger.route("GET", "/entries/", (404, {"code": "not_found", "detail": "No entry."}))
+    fake_ledger.route("GET", "/entries/", ENTRY_NOT_FOUND)
     fake_ledger.route("POST", "/entries/", expire_rejects)
     tx = age(TransactionFactory(status="RESERVED", type="WITHDRAWAL", to_wallet_id=None), seconds=PAST_EXPIRY)
 
@@ -164,7 +164,7 @@ def test_reserved_past_expiry_is_expired_by_the_ledger_exactly_once(fake_ledger)
 
 
 def test_expire_answered_posted_means_success(fake_ledger):
-    fake_ledger.route("GET", "/entries/", (404, {"code": "not_found", "detail": "No entry."}))
+    fake_ledger.route("GET", "/entries/", ENTRY_NOT_FOUND)
     fake_ledger.route("POST", "/entries/", (200, {"status": "POSTED", "reason": None}))
     tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_EXPIRY)
 
@@ -177,7 +177,7 @@ def test_expire_answered_posted_means_success(fake_ledger):
 def test_concurrent_sweepers_never_expire_one_transaction_twice(settings, fake_ledger):
     settings.SERVICE_HTTP_TIMEOUT = 20
     expire_may_answer = threading.Event()
-    fake_ledger.route("GET", "/entries/", (404, {"code": "not_found", "detail": "No entry."}))
+    fake_ledger.route("GET", "/entries/", ENTRY_NOT_FOUND)
     fake_ledger.route("POST", "/entries/", lambda call: expire_may_answer.wait(20) and expire_rejects(call))
     tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_EXPIRY)
 
