@@ -31,11 +31,19 @@ DEPLOY = REPO / "deploy"
 WEB_PORT = "8000"
 # Dockerfile target (image) → service folder.
 TARGETS = {name: folder for folder, (name, _offset) in SERVICES.items()}
-SERVICE_ENV_SOURCES = [
-    REPO / "walletkit" / "conf.py",
-    *(REPO / folder / "config" / "settings.py" for folder in SERVICES),
-]
+ENV_READ = re.compile(r"\b(?:env(?:\.\w+)?|os\.environ\.get|os\.getenv)\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']")
 DEV_ONLY_IMPORT_ALLOWED = ("walletkit/devstack/", "walletkit/testing/", "tests/", "/tests/", "bench/")
+
+
+def service_env_sources() -> list[Path]:
+    """The code a running container executes that reads the environment: walletkit (less the dev
+    stack, the test plugin and tests) and every service's settings."""
+    kit = [
+        path
+        for path in (REPO / "walletkit").glob("**/*.py")
+        if not any(part in ("devstack", "testing", "tests") for part in path.relative_to(REPO).parts)
+    ]
+    return kit + [REPO / folder / "config" / "settings.py" for folder in SERVICES]
 
 
 def compose_load() -> dict:
@@ -228,8 +236,8 @@ def env_problems(compose: dict, documented: set[str]) -> list[str]:
     """Every variable a service reads, every ${VAR} compose interpolates and every variable compose sets
     on an app container is documented in .env.example."""
     problems = []
-    for path in SERVICE_ENV_SOURCES:
-        for var in re.findall(r"\benv(?:\.\w+)?\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']", path.read_text()):
+    for path in service_env_sources():
+        for var in ENV_READ.findall(path.read_text()):
             if var not in documented:
                 problems.append(f"{path.relative_to(REPO)} reads {var}, missing from .env.example")
     for var in re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (REPO / "docker-compose.yml").read_text()):
@@ -412,3 +420,9 @@ def test_secrets_script_makes_matching_rs256_key_pairs_and_keeps_existing_ones(t
 def test_env_example_ships_no_usable_secret(name):
     values = dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", (REPO / ".env.example").read_text(), flags=re.MULTILINE))
     assert values[name] == "change-me"
+
+
+def test_every_gateway_websocket_route_is_under_the_path_nginx_upgrades():
+    routes = re.findall(r"path\(\s*[\"']([^\"']*)[\"']", (REPO / "gateway_web" / "live" / "routing.py").read_text())
+    assert routes
+    assert [route for route in routes if not ("/" + route).startswith("/ws/")] == []
