@@ -13,11 +13,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+
+from walletkit.testing.waiting import wait_until
 
 SAGA_DEADLINE = 60.0  # from POST to SUCCESS through every worker; the wait ends as soon as it arrives
 
@@ -105,6 +108,20 @@ def deposit(user: User, amount: str) -> str:
     return post_money(user, f"/wallets/{user.wallet_id}/deposits", {"amount": amount})
 
 
+def available(user: User) -> Decimal:
+    response = user.client.get(f"/wallets/{user.wallet_id}")
+    assert response.status_code == 200, response.text
+    return Decimal(response.json()["available"])
+
+
+def funded(user: User, amount: str, socket: ClientConnection) -> None:
+    """Deposit, see its SUCCESS live, then wait for the wallet's balance: the pushed SUCCESS
+    follows the ledger, and the wallet snapshot applies the same LedgerPosted on its own time."""
+    before = available(user)
+    messages_until(socket, final(deposit(user, amount)))
+    wait_until(lambda: available(user) >= before + Decimal(amount), timeout=SAGA_DEADLINE, message="balance")
+
+
 def transfer(sender: User, receiver: User, amount: str) -> str:
     return post_money(
         sender, "/transfers", {"from_wallet_id": sender.wallet_id, "to_wallet_id": receiver.wallet_id, "amount": amount}
@@ -120,8 +137,7 @@ def test_sender_and_receiver_see_their_transfer_succeed_and_a_third_user_sees_no
         live_socket(ws_url, gateway_url, bob) as bob_socket,
         live_socket(ws_url, gateway_url, carol) as carol_socket,
     ):
-        funding = deposit(alice, "100.00")
-        messages_until(alice_socket, final(funding))
+        funded(alice, "100.00", alice_socket)
 
         payment = transfer(alice, bob, "30.00")
 
@@ -142,8 +158,7 @@ def test_sender_and_receiver_see_their_transfer_succeed_and_a_third_user_sees_no
 def test_after_a_disconnect_activity_changed_since_returns_what_was_missed(make_user, ws_url, gateway_url):
     alice, bob = make_user(), make_user()
     with live_socket(ws_url, gateway_url, alice) as alice_socket:
-        funding = deposit(alice, "50.00")
-        messages_until(alice_socket, final(funding))
+        funded(alice, "50.00", alice_socket)
         with live_socket(ws_url, gateway_url, bob) as bob_socket:
             seen = transfer(alice, bob, "10.00")
             messages_until(bob_socket, final(seen))
@@ -155,10 +170,9 @@ def test_after_a_disconnect_activity_changed_since_returns_what_was_missed(make_
     response = bob.client.get("/activity", params={"changed_since": bob_last_seen.isoformat()})
 
     assert response.status_code == 200, response.text
-    [entry] = response.json()["results"]
-    assert (entry["transaction_id"], entry["direction"], entry["status"], entry["amount"]) == (
-        missed, "CREDIT", "SUCCESS", "7.0000",
-    )  # fmt: skip
+    results = response.json()["results"]
+    assert [entry["transaction_id"] for entry in results] == [missed], "only what changed since the disconnect"
+    assert (results[0]["direction"], results[0]["status"], results[0]["amount"]) == ("CREDIT", "SUCCESS", "7.0000")
 
 
 def test_a_bad_token_is_closed_with_4401(ws_url, gateway_url):
