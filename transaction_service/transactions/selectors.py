@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from transactions.models import Transaction
+from transactions.models import OPEN_STATUSES, Transaction, TransactionAnomaly
 from walletkit.money import amount_format
 
 
@@ -72,3 +73,42 @@ def transaction_list_for_user(
     page = list(rows.order_by("-created_at", "-id")[: limit + 1])
     next_cursor = cursor_encode(page[limit - 1]) if len(page) > limit else None
     return page[:limit], next_cursor
+
+
+# --- reconciliation (internal) ----------------------------------------------------------------
+
+RECONCILIATION_FIELDS = ("id", "type", "status", "amount", "currency", "from_wallet_id", "to_wallet_id", "created_at")
+
+
+def reconciliation_transaction_page(
+    *, status: str | None, after: UUID | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Keyset page by id (not time: ids never tie), so a full scan never skips or repeats a row."""
+    rows = Transaction.objects.order_by("id")
+    if status is not None:
+        rows = rows.filter(status=status)
+    if after is not None:
+        rows = rows.filter(id__gt=after)
+    page = list(rows.values(*RECONCILIATION_FIELDS)[: limit + 1])
+    more = len(page) > limit
+    return page[:limit], str(page[limit - 1]["id"]) if more else None
+
+
+def reconciliation_transactions_by_id(*, ids: list[UUID]) -> list[dict[str, Any]]:
+    return list(Transaction.objects.filter(id__in=ids).order_by("id").values(*RECONCILIATION_FIELDS))
+
+
+def saga_stuck_list(*, older_than: timedelta, limit: int) -> list[dict[str, Any]]:
+    """Sagas still open past the point where the sweeper should have ended them."""
+    cutoff = timezone.now() - older_than
+    rows = Transaction.objects.filter(status__in=OPEN_STATUSES, created_at__lt=cutoff).order_by("created_at", "id")
+    return list(rows.values(*RECONCILIATION_FIELDS, "updated_at", "sweep_attempts")[:limit])
+
+
+def anomaly_page(*, after: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    rows = TransactionAnomaly.objects.order_by("id")
+    if after is not None:
+        rows = rows.filter(id__gt=after)
+    page = list(rows.values("id", "transaction_id", "kind", "detail", "created_at")[: limit + 1])
+    more = len(page) > limit
+    return page[:limit], page[limit - 1]["id"] if more else None
