@@ -74,7 +74,7 @@ class TransactionListInitiateApi(APIView):
             from_wallet_id=data.validated_data.get("from_wallet_id"),
             to_wallet_id=data.validated_data.get("to_wallet_id"),
             amount=data.validated_data.get("amount"),
-            idempotency_key=data.validated_data.get("idempotency_key"),
+            idempotency_key=data.validated_data.get("idempotency_key") or request.headers.get("Idempotency-Key"),
         )
         return Response(body, status=status_code)
 

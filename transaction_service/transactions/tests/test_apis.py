@@ -52,6 +52,17 @@ def test_post_without_a_key_is_400(api_client_for, fake_wallet):
     assert (response.status_code, response.json()["code"]) == (400, "idempotency_key_required")
 
 
+def test_the_key_may_come_in_the_idempotency_key_header(api_client_for, fake_wallet):
+    fake_wallet.route("POST", "/holds", hold_created)
+    request = {"type": "DEPOSIT", "to_wallet_id": str(uuid.uuid4()), "amount": "1"}
+
+    first = api_client_for(3).post("/transactions", request, format="json", HTTP_IDEMPOTENCY_KEY="h1")
+    again = api_client_for(3).post("/transactions", request, format="json", HTTP_IDEMPOTENCY_KEY="h1")
+
+    assert (first.status_code, again.json()) == (202, first.json())
+    assert Transaction.objects.get().idempotency_key == "h1"
+
+
 def test_no_token_is_401():
     assert APIClient().get("/transactions").status_code == 401
 
