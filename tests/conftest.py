@@ -21,6 +21,16 @@ from walletkit.devstack.stack import SERVICES, Stack, StackConfig
 
 GATEWAY_PORT_RANGE = (20000, 29990)  # below the ephemeral range free_port() draws from, far from 8000-8004
 LOG_TAIL_LINES = 40
+# Faults are part of the suite: short deadlines so the sweeper finishes stuck sagas within a test.
+E2E_ENV = {
+    "SWEEPER_INTERVAL": "0.5",
+    "SAGA_DEADLINE": "3",
+    "HOLD_EXPIRY": "30",
+    "KAFKA_DELIVERY_TIMEOUT_MS": "3000",
+    "SERVICE_HTTP_TIMEOUT": "2",
+    "THROTTLE_AUTH": "10000/min",
+    "THROTTLE_MONEY": "100000/min",
+}
 
 
 def _port_free(port: int) -> bool:
@@ -51,6 +61,7 @@ def stack_config(data_dir: Path, **overrides) -> StackConfig:
         redis_port=infra.free_port(),
         durable=False,
         kafka_partitions=4,
+        extra_env=dict(E2E_ENV),
         **overrides,
     )
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import stack_start
 
+from tests.conftest import stack_start
 from walletkit.devstack.stack import SERVICES, Stack
 from walletkit.testing.waiting import wait_until
 

@@ -1,0 +1,132 @@
+"""The money invariants, checked straight in each service's database after the system is quiet.
+
+Tests only *read* here (and the drift tests write to inject faults). Every check returns a
+list of human-readable violations; an empty list is the proof.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import psycopg
+
+from walletkit.devstack.stack import Stack
+from walletkit.testing.waiting import wait_until
+
+FINAL = ("SUCCESS", "FAILED")
+
+
+def query(stack: Stack, service: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(stack.config.database_url(service), autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def scalar(stack: Stack, service: str, sql: str, params: tuple = ()):
+    return query(stack, service, sql, params)[0][0]
+
+
+def quiet(stack: Stack) -> bool:
+    """No saga in flight: every transaction final, no hold reserved, no outbox backlog."""
+    pending = scalar(stack, "transaction", "SELECT count(*) FROM transaction WHERE status NOT IN ('SUCCESS','FAILED')")
+    holds = scalar(stack, "wallet", "SELECT count(*) FROM wallet_hold WHERE status = 'RESERVED'")
+    backlog = sum(
+        scalar(stack, name, "SELECT count(*) FROM outbox_event WHERE published_at IS NULL")
+        for name in ("transaction", "wallet", "ledger")
+    )
+    return pending == 0 and holds == 0 and backlog == 0
+
+
+def wait_quiet(stack: Stack, timeout: float = 90.0) -> None:
+    wait_until(lambda: quiet(stack), timeout=timeout, message="every saga final, no hold reserved, outbox drained")
+
+
+def violations(stack: Stack) -> list[str]:
+    found: list[str] = []
+    found += _transactions_final(stack)
+    found += _wallets_sane(stack)
+    found += _ledger_matches_wallets(stack)
+    found += _money_conserved(stack)
+    found += _one_entry_per_success(stack)
+    found += _history_complete(stack)
+    return found
+
+
+def history_complete(stack: Stack) -> bool:
+    return not _history_complete(stack)
+
+
+def _history_complete(stack: Stack) -> list[str]:
+    """Every final transaction shows, with its final status, on each side's history."""
+    sides = set()
+    for tid, status, from_wallet, to_wallet in query(
+        stack, "transaction", "SELECT id, status, from_wallet_id, to_wallet_id FROM transaction WHERE status IN %s",
+        (FINAL,),
+    ):  # fmt: skip
+        sides |= {(tid, wallet, status) for wallet in (from_wallet, to_wallet) if wallet}
+    recorded = set(query(stack, "history", "SELECT transaction_id, wallet_id, status FROM history_entry"))
+    return [f"history lacks {status} of {tid} for wallet {wallet}" for tid, wallet, status in sides - recorded]
+
+
+def _transactions_final(stack: Stack) -> list[str]:
+    rows = query(stack, "transaction", "SELECT id, status FROM transaction WHERE status NOT IN ('SUCCESS','FAILED')")
+    return [f"transaction {tid} still {status}" for tid, status in rows]
+
+
+def _wallets_sane(stack: Stack) -> list[str]:
+    rows = query(stack, "wallet", "SELECT id, balance, held FROM wallet WHERE balance < 0 OR held <> 0")
+    held = query(stack, "wallet", "SELECT transaction_id FROM wallet_hold WHERE status = 'RESERVED'")
+    return [f"wallet {wid} balance {bal} held {h}" for wid, bal, h in rows] + [
+        f"hold {t} still reserved" for (t,) in held
+    ]
+
+
+def _ledger_matches_wallets(stack: Stack) -> list[str]:
+    wallets = dict(query(stack, "wallet", "SELECT id, balance FROM wallet"))
+    ledger = dict(
+        query(
+            stack,
+            "ledger",
+            "SELECT a.wallet_id, coalesce(sum(p.amount), 0) FROM ledger_account a"
+            " LEFT JOIN ledger_posting p ON p.account_id = a.id WHERE a.kind = 'WALLET' GROUP BY a.wallet_id",
+        )
+    )
+    found = []
+    for wallet_id, balance in wallets.items():
+        if ledger.get(wallet_id, Decimal(0)) != balance:
+            found.append(f"wallet {wallet_id}: wallet says {balance}, ledger says {ledger.get(wallet_id, 0)}")
+    for wallet_id in ledger.keys() - wallets.keys():
+        found.append(f"ledger account for unknown wallet {wallet_id}")
+    return found
+
+
+def _money_conserved(stack: Stack) -> list[str]:
+    """Postings sum to zero per currency, and what wallets hold is exactly what came in minus what went out."""
+    rows = query(stack, "ledger", "SELECT currency, sum(amount) FROM ledger_posting GROUP BY currency")
+    found = [f"postings in {cur} sum to {total}, not 0" for cur, total in rows if total != 0]
+    flows = dict(
+        query(
+            stack,
+            "transaction",
+            "SELECT currency, sum(CASE type WHEN 'DEPOSIT' THEN amount WHEN 'WITHDRAWAL' THEN -amount ELSE 0 END)"
+            " FROM transaction WHERE status = 'SUCCESS' GROUP BY currency",
+        )
+    )
+    held = dict(query(stack, "wallet", "SELECT currency, sum(balance) FROM wallet GROUP BY currency"))
+    for currency in flows.keys() | held.keys():
+        if flows.get(currency, Decimal(0)) != held.get(currency, Decimal(0)):
+            found.append(
+                f"{currency}: deposits − withdrawals = {flows.get(currency)}, wallets hold {held.get(currency)}"
+            )
+    return found
+
+
+def _one_entry_per_success(stack: Stack) -> list[str]:
+    success = {row[0] for row in query(stack, "transaction", "SELECT id FROM transaction WHERE status = 'SUCCESS'")}
+    entries = [
+        row[0]
+        for row in query(stack, "ledger", "SELECT transaction_id FROM ledger_journal_entry WHERE type <> 'ADJUSTMENT'")
+    ]
+    found = [f"transaction {t} has {entries.count(t)} journal entries" for t in set(entries) if entries.count(t) > 1]
+    found += [f"SUCCESS transaction {t} has no journal entry" for t in success - set(entries)]
+    found += [f"journal entry for non-SUCCESS transaction {t}" for t in set(entries) - success]
+    return found

@@ -1,0 +1,253 @@
+"""The money core end to end: the transaction → wallet → ledger saga on the running stack.
+
+Every test ends with the invariants: every saga final, nothing held, ledger equals wallets,
+money conserved, one journal entry per SUCCESS, history complete on both sides.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from tests import invariants
+from tests.people import Person
+from walletkit.devstack import infra
+from walletkit.devstack.stack import Stack
+from walletkit.events import ALL_TOPICS
+from walletkit.testing.waiting import wait_until
+
+
+@pytest.fixture
+def alice(gateway_url) -> Person:
+    return Person.sign_up(gateway_url, prefix="alice")
+
+
+@pytest.fixture
+def bob(gateway_url) -> Person:
+    return Person.sign_up(gateway_url, prefix="bob")
+
+
+def assert_invariants(stack: Stack) -> None:
+    invariants.wait_quiet(stack)
+    wait_until(lambda: invariants.history_complete(stack), timeout=60, message="history caught up")
+    assert invariants.violations(stack) == []
+
+
+def test_deposit_transfer_withdrawal_each_succeed_and_move_exact_amounts(stack, alice, bob):
+    alice.fund("100.00")
+    paid = alice.pay(bob.wallet_id, "30.25")
+    assert paid.status_code == 202, paid.text
+    assert paid.json()["status"] in ("RESERVED", "SUCCESS")
+    assert alice.wait_final(paid.json()["id"])["status"] == "SUCCESS"
+    withdrawn = bob.withdraw("10.0001")
+    assert withdrawn.status_code == 202, withdrawn.text
+    assert bob.wait_final(withdrawn.json()["id"])["status"] == "SUCCESS"
+
+    assert_invariants(stack)
+    assert alice.balance() == Decimal("69.75")
+    assert bob.balance() == Decimal("20.2499")
+    assert bob.transaction(paid.json()["id"])["to_wallet_id"] == bob.wallet_id  # the receiver may read it
+
+
+def test_insufficient_funds_is_422_and_moves_nothing(stack, alice, bob):
+    alice.fund("5")
+    refused = alice.pay(bob.wallet_id, "5.0001")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "insufficient_funds"
+    refused_withdrawal = alice.withdraw("6")
+    assert refused_withdrawal.status_code == 422
+    assert_invariants(stack)
+    assert alice.balance() == Decimal("5") and bob.balance() == 0
+    assert alice.wallet()["held"] == "0.0000"
+
+
+def test_transfer_to_another_currency_is_422_currency_mismatch(stack, alice, bob):
+    alice.fund("50")
+    euro_wallet = bob.open_wallet("EUR")
+    refused = alice.pay(euro_wallet, "10")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "currency_mismatch"
+    assert_invariants(stack)
+    assert alice.balance() == Decimal("50") and bob.balance(euro_wallet) == 0
+
+
+def test_transfer_to_the_same_wallet_is_400(alice):
+    alice.fund("10")
+    refused = alice.pay(alice.wallet_id, "1")
+    assert refused.status_code == 400, refused.text
+    assert alice.balance() == Decimal("10")
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["0", "-1", "NaN", "Infinity", "1.00001", "0.00001", "1000000000.0001", "abc", "", 12.5, None, True],
+)
+def test_invalid_amount_is_400_and_nothing_is_rounded_or_stored(alice, bob, amount):
+    before = alice.get("/transactions").json()["results"]
+    for response in (
+        alice.post(f"/wallets/{alice.wallet_id}/deposits", {"amount": amount}, key=str(uuid.uuid4())),
+        alice.post("/transfers", {"from_wallet_id": alice.wallet_id, "to_wallet_id": bob.wallet_id, "amount": amount},
+                   key=str(uuid.uuid4())),
+    ):  # fmt: skip
+        assert response.status_code == 400, (amount, response.text)
+        assert "amount" in response.json().get("errors", {}), response.text
+    assert alice.get("/transactions").json()["results"] == before
+    assert alice.balance() == 0
+
+
+def test_retry_with_same_key_moves_money_once(stack, alice, bob):
+    alice.fund("40")
+    key = str(uuid.uuid4())
+    first = alice.pay(bob.wallet_id, "15", key=key)
+    again = alice.pay(bob.wallet_id, "15", key=key)
+    assert first.status_code == 202 and again.status_code == 202
+    assert again.json() == first.json()
+    conflict = alice.pay(bob.wallet_id, "16", key=key)
+    assert conflict.status_code == 409, conflict.text
+    alice.wait_final(first.json()["id"])
+    assert_invariants(stack)
+    assert bob.balance() == Decimal("15")
+
+
+def test_fifty_concurrent_transfers_drain_one_wallet_and_never_overdraw(stack, gateway_url, alice, bob):
+    alice.fund("100")
+    bob.fund("100")
+
+    def alice_pays(_):
+        return alice.pay(bob.wallet_id, "3")
+
+    def bob_pays(_):
+        return bob.pay(alice.wallet_id, "1")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        drains = list(pool.map(alice_pays, range(50)))
+        crossing = list(pool.map(bob_pays, range(10)))
+    statuses = [response.status_code for response in drains + crossing]
+    assert set(statuses) <= {202, 422}, statuses  # no 5xx, no deadlock error reached a user
+    for response in drains + crossing:
+        if response.status_code == 202:
+            alice.wait_final(response.json()["id"])
+    assert_invariants(stack)
+    assert alice.balance() >= 0 and bob.balance() >= 0
+    assert alice.balance() + bob.balance() == Decimal("200")
+
+
+def test_every_event_delivered_twice_at_every_hop_changes_nothing(stack, alice, bob):
+    alice.fund("60")
+    paid = alice.pay(bob.wallet_id, "20")
+    alice.wait_final(paid.json()["id"])
+    assert_invariants(stack)
+    balances = (alice.balance(), bob.balance())
+    duplicates_before = _consumed(stack, "duplicate")
+
+    republished = 0
+    for folder in ("transaction_service", "wallet_service", "ledger_service"):
+        republished += _republish_everything(stack, folder)
+    assert republished > 0
+    # Every consumer must see its copies; each shows up as a "duplicate" in the metrics.
+    wait_until(
+        lambda: _consumed(stack, "duplicate") >= duplicates_before + republished,
+        timeout=60,
+        message="every republished event consumed again as a duplicate",
+    )
+    assert_invariants(stack)
+    assert (alice.balance(), bob.balance()) == balances
+
+
+def test_broker_stopped_for_ten_seconds_money_moves_when_it_returns(stack, alice, bob):
+    alice.fund("50")
+    broker = stack.supervisor.running["infra-broker"].spec
+    stack.supervisor.stop_one("infra-broker")
+    try:
+        accepted = []
+        deadline = _monotonic() + 10
+        while _monotonic() < deadline:  # requests keep arriving while the broker is away
+            response = alice.pay(bob.wallet_id, "1")
+            assert response.status_code == 202, response.text
+            accepted.append(response.json()["id"])
+    finally:
+        stack.supervisor.start(broker)
+        infra.wait_for_port(stack.config.broker_port)
+        infra.topics_ensure(stack.config.bootstrap, ALL_TOPICS, partitions=stack.config.kafka_partitions)
+    for transaction_id in accepted:
+        assert alice.wait_final(transaction_id, timeout=120)["status"] == "SUCCESS"
+    assert_invariants(stack)
+    assert bob.balance() == Decimal(len(accepted))
+
+
+def test_lost_reserve_reply_is_finished_by_the_sweeper(stack, alice, bob):
+    alice.fund("30")
+    wallet_web = stack.supervisor.pid("wallet-web")
+    os.killpg(wallet_web, signal.SIGSTOP)  # the wallet takes the request but answers too late
+    try:
+        response = alice.pay(bob.wallet_id, "7")
+    finally:
+        os.killpg(wallet_web, signal.SIGCONT)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "INITIATED"
+    assert alice.wait_final(response.json()["id"], timeout=90)["status"] == "SUCCESS"
+    assert_invariants(stack)
+    assert bob.balance() == Decimal("7")
+
+
+def test_workers_killed_mid_flight_lose_and_duplicate_nothing(stack, alice, bob):
+    alice.fund("100")
+    victims = ["wallet-relay", "ledger-relay", "ledger-consumer-wallet-events", "wallet-consumer-ledger-events",
+               "transaction-consumer-ledger-events", "transaction-relay"]  # fmt: skip
+    accepted = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(alice.pay, bob.wallet_id, "2") for _ in range(40)]
+        for victim in victims:
+            os.kill(stack.supervisor.pid(victim), signal.SIGKILL)
+        accepted = [f.result().json()["id"] for f in futures if f.result().status_code == 202]
+    assert len(accepted) == 40
+    for transaction_id in accepted:
+        alice.wait_final(transaction_id, timeout=120)
+    assert_invariants(stack)
+    assert bob.balance() == Decimal("80")
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def _service_token(stack: Stack) -> str:
+    import time
+
+    import jwt
+
+    key = (stack.config.data_dir / "keys" / "service_private.pem").read_text()
+    now = int(time.time())
+    return jwt.encode({"svc": "tests", "aud": "internal", "iat": now, "exp": now + 60}, key, algorithm="RS256")
+
+
+def _republish_everything(stack: Stack, folder: str) -> int:
+    response = httpx.post(
+        stack.config.url(folder) + "/internal/outbox/republish",
+        json={"since": "2000-01-01T00:00:00Z"},
+        headers={"Authorization": f"Bearer {_service_token(stack)}"},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["republished"] * _consumers_of(folder)
+
+
+def _consumers_of(folder: str) -> int:
+    """How many consumers read each event this service publishes (every one must dedupe it)."""
+    return {"transaction_service": 1, "wallet_service": 2, "ledger_service": 3}[folder]
+
+
+def _consumed(stack: Stack, outcome: str) -> float:
+    total = 0.0
+    for folder in ("transaction_service", "wallet_service", "ledger_service", "history_service"):
+        for line in httpx.get(stack.config.url(folder) + "/metrics").text.splitlines():
+            if line.startswith("consumer_events_total{") and f'outcome="{outcome}"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+    return total
