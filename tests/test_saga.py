@@ -241,7 +241,7 @@ def _republish_everything(stack: Stack, folder: str) -> int:
 
 def _consumers_of(folder: str) -> int:
     """How many consumers read each event this service publishes (every one must dedupe it)."""
-    return {"transaction_service": 1, "wallet_service": 2, "ledger_service": 3}[folder]
+    return {"transaction_service": 1, "wallet_service": 3, "ledger_service": 3}[folder]
 
 
 def _consumed(stack: Stack, outcome: str) -> float:

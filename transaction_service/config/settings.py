@@ -11,6 +11,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "transactions"]
 
 CONSUMERS = {
     "transaction-ledger-events": {"topic": "ledger.events", "handler": "transactions.handlers.ledger_event_handle"},
+    "transaction-wallet-events": {"topic": "wallet.events", "handler": "transactions.handlers.wallet_event_handle"},
 }
 
 # The saga's clocks (seconds). Tests and `make up` shorten them through the environment.

@@ -11,18 +11,29 @@ logger = logging.getLogger(__name__)
 
 
 def ledger_event_handle(envelope: Envelope) -> None:
-    """LedgerPosted → SUCCESS, LedgerRejected → FAILED(reason). Idempotent: the advance is monotonic."""
+    """LedgerRejected → FAILED(reason). LedgerPosted only confirms the reservation (and reveals a
+    contradiction if the transaction already FAILED): SUCCESS waits for the wallet's capture (decision 0005)."""
     if envelope.event_type == EventType.LEDGER_POSTED:
-        status, reason = TransactionStatus.SUCCESS, None
+        _advance(envelope, TransactionStatus.RESERVED)
     elif envelope.event_type == EventType.LEDGER_REJECTED:
-        status, reason = TransactionStatus.FAILED, envelope.payload.get("reason") or "ledger_rejected"
-    else:
-        return
+        _advance(envelope, TransactionStatus.FAILED, envelope.payload.get("reason") or "ledger_rejected")
+
+
+def wallet_event_handle(envelope: Envelope) -> None:
+    """HoldCaptured → SUCCESS: the money is where it should be and spendable. HoldReleased → FAILED."""
+    if envelope.event_type == EventType.HOLD_CAPTURED:
+        _advance(envelope, TransactionStatus.SUCCESS)
+    elif envelope.event_type == EventType.HOLD_RELEASED:
+        _advance(envelope, TransactionStatus.FAILED, envelope.payload.get("reason") or "released")
+
+
+def _advance(envelope: Envelope, status: str, reason: str | None = None) -> None:
+    """Idempotent: the advance is monotonic, so duplicates and late news change nothing."""
     if envelope.transaction_id is None:
-        logger.warning("ledger event without transaction id", extra={"event_id": envelope.event_id})
+        logger.warning("event without transaction id", extra={"event_id": envelope.event_id})
         return
     payload = envelope.payload
-    # The ledger passes on the wallet's owner ids: the receiver is known even if the reserve reply was lost.
+    # Wallet and ledger events carry the owner ids: the receiver is known even if the reserve reply was lost.
     receiver = payload.get("to_owner_id") if payload.get("type") == TransactionType.TRANSFER else None
     try:
         transaction_status_advance(
@@ -35,6 +46,6 @@ def ledger_event_handle(envelope: Envelope) -> None:
     except Transaction.DoesNotExist:
         # Another coordinator's transaction, or one this database lost: nothing here to advance.
         logger.warning(
-            "ledger event for an unknown transaction",
+            "event for an unknown transaction",
             extra={"transaction_id": envelope.transaction_id, "event_type": envelope.event_type},
         )

@@ -80,14 +80,16 @@ def _initiated_drive(tx: Transaction) -> None:
 
 
 def _reserved_drive(tx: Transaction) -> None:
+    """The wallet's hold says whether the money moved; the ledger's decision says whether it will."""
+    hold = clients.hold_get(transaction_id=tx.id)
+    if hold is not None and hold.get("status") in ("CAPTURED", "RELEASED"):
+        # The wallet finished but its news did not reach us (nor perhaps history): send it again, then record it.
+        clients.outbox_republish(service="wallet", key=tx.id)
+        _hold_outcome_apply(tx, hold)
+        return
     entry = clients.entry_get(transaction_id=tx.id)
-    if entry is not None:
-        # The ledger decided but its event did not reach us (or the wallet): send it again before
-        # recording the end, so a failed republish leaves the row open for the next round.
-        clients.outbox_republish(service="ledger", key=tx.id)
-        _ledger_decision_apply(tx, entry)
-    elif _expired(tx):
-        decision = clients.entry_expire(
+    if entry is None and _expired(tx):
+        entry = clients.entry_expire(
             transaction_id=tx.id,
             payload={
                 "reason": "expired",
@@ -98,19 +100,25 @@ def _reserved_drive(tx: Transaction) -> None:
                 "to_wallet_id": str(tx.to_wallet_id) if tx.to_wallet_id else None,
             },
         )
-        _ledger_decision_apply(tx, decision)
-    else:
+    if entry is None:
         # The ledger never saw FundsReserved/DepositAuthorized: have the wallet send it again.
         clients.outbox_republish(service="wallet", key=tx.id)
-
-
-def _ledger_decision_apply(tx: Transaction, decision: dict) -> None:
-    status = decision.get("status")
-    if status == "POSTED":
-        transaction_status_advance(transaction_id=tx.id, status=TransactionStatus.SUCCESS)
-    elif status == "REJECTED":
+        return
+    # The ledger decided but the wallet has not applied it: its event went missing, send it again.
+    # SUCCESS waits for the wallet's capture (decision 0005); a rejection ends the saga now.
+    clients.outbox_republish(service="ledger", key=tx.id)
+    if entry.get("status") == "REJECTED":
         transaction_status_advance(
-            transaction_id=tx.id, status=TransactionStatus.FAILED, reason=decision.get("reason") or "ledger_rejected"
+            transaction_id=tx.id, status=TransactionStatus.FAILED, reason=entry.get("reason") or "ledger_rejected"
         )
+    elif entry.get("status") != "POSTED":
+        raise ServiceUnavailable(f"ledger gave no decision for {tx.id}: {entry!r}")
+
+
+def _hold_outcome_apply(tx: Transaction, hold: dict) -> None:
+    if hold["status"] == "CAPTURED":
+        transaction_status_advance(transaction_id=tx.id, status=TransactionStatus.SUCCESS)
     else:
-        raise ServiceUnavailable(f"ledger gave no decision for {tx.id}: {decision!r}")
+        transaction_status_advance(
+            transaction_id=tx.id, status=TransactionStatus.FAILED, reason=hold.get("reason") or "released"
+        )

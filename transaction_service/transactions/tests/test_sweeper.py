@@ -93,19 +93,42 @@ def test_initiated_without_a_stored_response_gets_one(fake_wallet):
     assert (tx.response_status, tx.response_body["status"]) == (202, "RESERVED")
 
 
-def test_reserved_posted_by_the_ledger_succeeds_and_the_ledger_republishes(fake_ledger):
+def test_reserved_with_a_captured_hold_succeeds_and_the_wallet_republishes(fake_ledger, fake_wallet):
+    fake_wallet.route("GET", "/holds/", (200, {"status": "CAPTURED", "reason": ""}))
+    fake_wallet.route("POST", "/internal/outbox/republish", (200, {"republished": 2}))
+    tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_DEADLINE)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("SUCCESS", None)
+    assert [c.body for c in fake_wallet.calls_to("POST", "/internal/outbox/republish")] == [{"key": str(tx.id)}]
+    assert fake_ledger.calls == []
+
+
+def test_reserved_with_a_released_hold_fails_with_its_reason(fake_ledger, fake_wallet):
+    fake_wallet.route("GET", "/holds/", (200, {"status": "RELEASED", "reason": "insufficient_funds"}))
+    fake_wallet.route("POST", "/internal/outbox/republish", (200, {"republished": 2}))
+    tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_DEADLINE)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("FAILED", "insufficient_funds")
+
+
+def test_reserved_posted_but_not_captured_asks_the_ledger_to_republish_and_waits(fake_ledger, fake_wallet):
+    fake_wallet.route("GET", "/holds/", (200, {"status": "RESERVED", "reason": ""}))
     fake_ledger.route("GET", "/entries/", (200, {"status": "POSTED", "reason": None}))
     fake_ledger.route("POST", "/internal/outbox/republish", (200, {"republished": 2}))
     tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_DEADLINE)
 
     sweeper_round()
 
-    assert status_of(tx) == ("SUCCESS", None)
+    assert status_of(tx) == ("RESERVED", None)  # SUCCESS waits for the wallet's capture
     [republish] = fake_ledger.calls_to("POST", "/internal/outbox/republish")
     assert republish.body == {"key": str(tx.id)}
 
 
-def test_reserved_rejected_by_the_ledger_fails_with_its_reason(fake_ledger):
+def test_reserved_rejected_by_the_ledger_fails_with_its_reason(fake_ledger, fake_wallet):
     fake_ledger.route("GET", "/entries/", (200, {"status": "REJECTED", "reason": "insufficient_funds"}))
     fake_ledger.route("POST", "/internal/outbox/republish", (200, {"republished": 1}))
     tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_DEADLINE)
@@ -115,8 +138,8 @@ def test_reserved_rejected_by_the_ledger_fails_with_its_reason(fake_ledger):
     assert status_of(tx) == ("FAILED", "insufficient_funds")
 
 
-def test_reserved_stays_open_if_the_ledger_cannot_republish(fake_ledger):
-    fake_ledger.route("GET", "/entries/", (200, {"status": "POSTED", "reason": None}))
+def test_reserved_stays_open_if_the_ledger_cannot_republish(fake_ledger, fake_wallet):
+    fake_ledger.route("GET", "/entries/", (200, {"status": "REJECTED", "reason": "insufficient_funds"}))
     fake_ledger.route("POST", "/internal/outbox/republish", (503, {}))
     tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_DEADLINE)
 
@@ -141,9 +164,10 @@ def expire_rejects(call):
     return 200, {"transaction_id": call.path.split("/")[2], "status": "REJECTED", "reason": call.body["reason"]}
 
 
-def test_reserved_past_expiry_is_expired_by_the_ledger_exactly_once(fake_ledger):
+def test_reserved_past_expiry_is_expired_by_the_ledger_exactly_once(fake_ledger, fake_wallet):
     fake_ledger.route("GET", "/entries/", ENTRY_NOT_FOUND)
     fake_ledger.route("POST", "/entries/", expire_rejects)
+    fake_ledger.route("POST", "/internal/outbox/republish", (200, {"republished": 1}))
     tx = age(TransactionFactory(status="RESERVED", type="WITHDRAWAL", to_wallet_id=None), seconds=PAST_EXPIRY)
 
     sweeper_round()
@@ -163,22 +187,25 @@ def test_reserved_past_expiry_is_expired_by_the_ledger_exactly_once(fake_ledger)
     }
 
 
-def test_expire_answered_posted_means_success(fake_ledger):
+def test_expire_answered_posted_waits_for_the_capture(fake_ledger, fake_wallet):
     fake_ledger.route("GET", "/entries/", ENTRY_NOT_FOUND)
     fake_ledger.route("POST", "/entries/", (200, {"status": "POSTED", "reason": None}))
+    fake_ledger.route("POST", "/internal/outbox/republish", (200, {"republished": 1}))
     tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_EXPIRY)
 
     sweeper_round()
 
-    assert status_of(tx) == ("SUCCESS", None)
+    assert status_of(tx) == ("RESERVED", None)
+    assert len(fake_ledger.calls_to("POST", "/internal/outbox/republish")) == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_sweepers_never_expire_one_transaction_twice(settings, fake_ledger):
+def test_concurrent_sweepers_never_expire_one_transaction_twice(settings, fake_ledger, fake_wallet):
     settings.SERVICE_HTTP_TIMEOUT = 20
     expire_may_answer = threading.Event()
     fake_ledger.route("GET", "/entries/", ENTRY_NOT_FOUND)
     fake_ledger.route("POST", "/entries/", lambda call: expire_may_answer.wait(20) and expire_rejects(call))
+    fake_ledger.route("POST", "/internal/outbox/republish", (200, {"republished": 1}))
     tx = age(TransactionFactory(status="RESERVED"), seconds=PAST_EXPIRY)
 
     def one_round():
