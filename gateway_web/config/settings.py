@@ -7,6 +7,7 @@ os.environ.setdefault("SERVICE_NAME", "gateway")
 
 from walletkit.conf import *  # noqa: E402, F403
 from walletkit.conf import (  # noqa: E402
+    DATA_DIR,
     INSTALLED_APPS,
     JWT_PUBLIC_KEY,
     KEYS_DIR,
@@ -65,6 +66,9 @@ TEMPLATES = [
 ]
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [REPO_ROOT / "frontend" / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+# Without nginx in front (make up, tests) the gateway serves static files itself.
+SERVE_STATIC = env.bool("SERVE_STATIC", default=True)
 JWT_PRIVATE_KEY = env("JWT_PRIVATE_KEY", default=str(KEYS_DIR / "jwt_private.pem"))
 DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", default="USD")
 # Browsers carry the access/refresh tokens in these HttpOnly cookies (never readable by JS).
