@@ -5,10 +5,15 @@ import os
 os.environ.setdefault("SERVICE_NAME", "ledger")
 
 from walletkit.conf import *  # noqa: E402, F403
-from walletkit.conf import INSTALLED_APPS  # noqa: E402
+from walletkit.conf import INSTALLED_APPS, env  # noqa: E402
 
-INSTALLED_APPS = [*INSTALLED_APPS, "ledger"]
+INSTALLED_APPS = [*INSTALLED_APPS, "ledger", "reconciliation"]
 
 CONSUMERS = {
     "ledger-wallet-events": {"topic": "wallet.events", "handler": "ledger.handlers.wallet_event_handle"},
 }
+
+# Reconciliation (seconds): how far back the wallet service lists captured holds (clock skew between
+# hosts, see reconciliation.selectors), and how often the `reconciler` process runs.
+RECONCILE_CLOCK_MARGIN = env.float("RECONCILE_CLOCK_MARGIN", default=300.0)
+RECONCILE_EVERY = env.float("RECONCILE_EVERY", default=60.0)

@@ -19,14 +19,18 @@ class MovementType(models.TextChoices):
     DEPOSIT = "DEPOSIT"
     WITHDRAWAL = "WITHDRAWAL"
     TRANSFER = "TRANSFER"
+    # Staff's correction (reconciliation): between a wallet account and its currency's SUSPENSE account.
+    ADJUSTMENT = "ADJUSTMENT"
 
 
 class Account(models.Model):
-    """A wallet's account, or the one EXTERNAL account per currency standing for the outside world."""
+    """A wallet's account, the one EXTERNAL account per currency standing for the outside world, or the
+    one SUSPENSE (equity) account per currency that staff's adjusting entries post against."""
 
     class Kind(models.TextChoices):
         WALLET = "WALLET"
         EXTERNAL = "EXTERNAL"
+        SUSPENSE = "SUSPENSE"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -41,15 +45,19 @@ class Account(models.Model):
         db_table = "ledger_account"
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind="WALLET", wallet_id__isnull=False) | Q(kind="EXTERNAL", wallet_id__isnull=True),
+                condition=Q(kind="WALLET", wallet_id__isnull=False)
+                | Q(kind__in=["EXTERNAL", "SUSPENSE"], wallet_id__isnull=True),
                 name="account_wallet_id_matches_kind",
             ),
             models.UniqueConstraint(
                 fields=["currency"], condition=Q(kind="EXTERNAL"), name="one_external_per_currency"
             ),
-            # The outside world's account goes negative as money comes in; a wallet never does.
+            models.UniqueConstraint(
+                fields=["currency"], condition=Q(kind="SUSPENSE"), name="one_suspense_per_currency"
+            ),
+            # The outside world's account goes negative as money comes in, suspense either way; a wallet never does.
             models.CheckConstraint(
-                condition=Q(kind="EXTERNAL") | Q(balance__gte=0), name="wallet_account_not_overdrawn"
+                condition=Q(kind__in=["EXTERNAL", "SUSPENSE"]) | Q(balance__gte=0), name="wallet_account_not_overdrawn"
             ),
         ]
 
