@@ -50,7 +50,7 @@ class HistoryEntry(models.Model):
     type = models.CharField(max_length=10, choices=EntryType.choices)
     direction = models.CharField(max_length=6, choices=Direction.choices)
     amount = models.DecimalField(max_digits=19, decimal_places=4)
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, blank=True)  # "" until known (see services)
     counterparty_wallet_id = models.UUIDField(null=True)
     status = models.CharField(max_length=9, choices=Status.choices)
     status_rank = models.SmallIntegerField()

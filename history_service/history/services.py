@@ -40,7 +40,7 @@ class Movement:
     transaction_id: UUID
     type: str
     amount: Decimal
-    currency: str
+    currency: str | None  # a transaction refused before its reservation may carry none
     from_wallet_id: UUID | None
     to_wallet_id: UUID | None
 
@@ -76,6 +76,10 @@ def wallet_owner_record(*, wallet_id: UUID, owner_id: int, currency: str, name: 
     HistoryEntry.objects.filter(wallet_id=wallet_id, owner_id__isnull=True).update(
         owner_id=owner_id, updated_at=timezone.now()
     )
+    # Both sides of a transaction share one currency; rows of this wallet's transactions only
+    # change under this wallet's lock, so touching the counterparty's row here cannot deadlock.
+    unknown = HistoryEntry.objects.filter(wallet_id=wallet_id, currency="").values("transaction_id")
+    HistoryEntry.objects.filter(transaction_id__in=unknown, currency="").update(currency=currency)
     return owner
 
 
@@ -98,8 +102,9 @@ def history_entry_record(
     """
     _advisory_lock(_TRANSACTION_LOCKS, [movement.transaction_id])
     _advisory_lock(_WALLET_LOCKS, movement.wallet_ids, shared=True)
-    known = dict(WalletOwner.objects.filter(wallet_id__in=movement.wallet_ids).values_list("wallet_id", "owner_id"))
-    owners = {**(owners or {}), **known}  # WalletOwner (from WalletOpened) wins over event hints
+    wallets = list(WalletOwner.objects.filter(wallet_id__in=movement.wallet_ids))
+    owners = {**(owners or {}), **{wallet.wallet_id: wallet.owner_id for wallet in wallets}}  # WalletOwner wins
+    currency = movement.currency or next((wallet.currency for wallet in wallets), "")
     existing = {entry.wallet_id: entry for entry in HistoryEntry.objects.filter(transaction_id=movement.transaction_id)}
     now = timezone.now()
     entries, status_changed = [], False
@@ -108,7 +113,7 @@ def history_entry_record(
         if entry is None:
             entry = HistoryEntry.objects.create(
                 transaction_id=movement.transaction_id, wallet_id=wallet_id, owner_id=owners.get(wallet_id),
-                type=movement.type, direction=direction, amount=movement.amount, currency=movement.currency,
+                type=movement.type, direction=direction, amount=movement.amount, currency=currency,
                 counterparty_wallet_id=counterparty, status=status, status_rank=STATUS_RANK[status],
                 failure_reason=failure_reason if status == Status.FAILED else "",
                 occurred_at=created_at or seen_at, updated_at=now,
@@ -117,7 +122,7 @@ def history_entry_record(
         else:
             status_changed |= _entry_update(
                 entry, status=status, failure_reason=failure_reason, created_at=created_at,
-                owner_id=owners.get(wallet_id), now=now,
+                owner_id=owners.get(wallet_id), currency=currency, now=now,
             )  # fmt: skip
         entries.append(entry)
     if status_changed:
@@ -129,7 +134,7 @@ def history_entry_record(
 
 def _entry_update(
     entry: HistoryEntry, *, status: str, failure_reason: str, created_at: datetime | None, owner_id: int | None,
-    now: datetime,
+    currency: str, now: datetime,
 ) -> bool:  # fmt: skip
     """Apply what this event adds to an existing entry; True if its status moved."""
     changed_fields: list[str] = []
@@ -142,6 +147,9 @@ def _entry_update(
     if created_at is not None and entry.occurred_at != created_at:
         entry.occurred_at = created_at
         changed_fields.append("occurred_at")
+    if not entry.currency and currency:
+        entry.currency = currency
+        changed_fields.append("currency")
     if entry.owner_id is None and owner_id is not None:
         entry.owner_id = owner_id
         changed_fields.append("owner_id")
@@ -160,7 +168,7 @@ def _transaction_view(movement: Movement, entry: HistoryEntry) -> dict[str, Any]
         "type": movement.type,
         "status": entry.status,
         "amount": amount_format(movement.amount),
-        "currency": movement.currency,
+        "currency": entry.currency or None,
         "from_wallet_id": str(movement.from_wallet_id) if movement.from_wallet_id else None,
         "to_wallet_id": str(movement.to_wallet_id) if movement.to_wallet_id else None,
         "failure_reason": entry.failure_reason or None,

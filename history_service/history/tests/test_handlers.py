@@ -159,3 +159,15 @@ def test_an_event_of_unknown_type_is_refused_and_writes_nothing():
         apply(status_changed(tx, move, status="SUCCESS", user_ids=[3]))
 
     assert not HistoryEntry.objects.filter(transaction_id=tx).exists()
+
+
+def test_a_transaction_refused_before_reservation_without_currency_takes_the_wallets():
+    source, target, tx, early_tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = {**movement("TRANSFER", "30.0000", source=source, target=target), "currency": None}
+    apply(status_changed(early_tx, move, status="FAILED", user_ids=[61, 62], failure_reason="insufficient_funds"))
+    apply(wallet_opened(source, 61, currency="EUR"))
+    apply(status_changed(tx, move, status="FAILED", user_ids=[61, 62], failure_reason="insufficient_funds"))
+
+    assert {entry.currency for entry in entries_of(early_tx).values()} == {"EUR"}
+    assert {entry.currency for entry in entries_of(tx).values()} == {"EUR"}
+    assert {entry.status for entry in entries_of(tx).values()} == {"FAILED"}
