@@ -20,8 +20,6 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from walletkit.testing.waiting import wait_until
-
 SAGA_DEADLINE = 60.0  # from POST to SUCCESS through every worker; the wait ends as soon as it arrives
 
 
@@ -115,11 +113,11 @@ def available(user: User) -> Decimal:
 
 
 def funded(user: User, amount: str, socket: ClientConnection) -> None:
-    """Deposit, see its SUCCESS live, then wait for the wallet's balance: the pushed SUCCESS
-    follows the ledger, and the wallet snapshot applies the same LedgerPosted on its own time."""
+    """Deposit and see its SUCCESS live. SUCCESS means spendable (decision 0005): the balance
+    already holds the money when the push arrives, so the sender can pay right away."""
     before = available(user)
     messages_until(socket, final(deposit(user, amount)))
-    wait_until(lambda: available(user) >= before + Decimal(amount), timeout=SAGA_DEADLINE, message="balance")
+    assert available(user) == before + Decimal(amount)
 
 
 def transfer(sender: User, receiver: User, amount: str) -> str:

@@ -25,20 +25,23 @@ def wallet_event_handle(envelope: Envelope) -> None:
             movement=movement, status=Status.RESERVED, seen_at=_time(envelope.occurred_at),
             owners=_payload_owners(movement, payload),
         )  # fmt: skip
-    # HoldCaptured / HoldReleased only follow the ledger's verdict, which ledger.events carries.
+    elif envelope.event_type in (EventType.HOLD_CAPTURED, EventType.HOLD_RELEASED):
+        # SUCCESS means spendable (decision 0005): the wallet's capture, not the ledger's posting.
+        captured = envelope.event_type == EventType.HOLD_CAPTURED
+        history_entry_record(
+            movement=_movement(envelope.transaction_id, payload),
+            status=Status.SUCCESS if captured else Status.FAILED, seen_at=_time(envelope.occurred_at),
+            failure_reason="" if captured else str(payload.get("reason") or ""),
+        )  # fmt: skip
 
 
 def ledger_event_handle(envelope: Envelope) -> None:
-    payload = envelope.payload
-    if envelope.event_type == EventType.LEDGER_POSTED:
-        status, reason = Status.SUCCESS, ""
-    elif envelope.event_type == EventType.LEDGER_REJECTED:
-        status, reason = Status.FAILED, str(payload.get("reason") or "")
-    else:
+    """Only a rejection is final here; LedgerPosted becomes SUCCESS when the wallet captures it."""
+    if envelope.event_type != EventType.LEDGER_REJECTED:
         return
     history_entry_record(
-        movement=_movement(envelope.transaction_id, payload), status=status,
-        seen_at=_time(envelope.occurred_at), failure_reason=reason,
+        movement=_movement(envelope.transaction_id, envelope.payload), status=Status.FAILED,
+        seen_at=_time(envelope.occurred_at), failure_reason=str(envelope.payload.get("reason") or ""),
     )  # fmt: skip
 
 

@@ -62,6 +62,16 @@ def ledger_posted(transaction_id, move: dict) -> Envelope:
     )
 
 
+def hold_captured(transaction_id, move: dict) -> Envelope:
+    return envelope_build(event_type=EventType.HOLD_CAPTURED, payload=move, transaction_id=transaction_id)
+
+
+def hold_released(transaction_id, move: dict, reason: str = "rejected") -> Envelope:
+    return envelope_build(
+        event_type=EventType.HOLD_RELEASED, payload={**move, "reason": reason}, transaction_id=transaction_id
+    )
+
+
 def ledger_rejected(transaction_id, move: dict, reason: str = "expired") -> Envelope:
     return envelope_build(
         event_type=EventType.LEDGER_REJECTED, payload={**move, "reason": reason}, transaction_id=transaction_id
@@ -90,6 +100,8 @@ TOPIC_OF = {
     EventType.WALLET_OPENED: Topic.WALLET_EVENTS,
     EventType.FUNDS_RESERVED: Topic.WALLET_EVENTS,
     EventType.DEPOSIT_AUTHORIZED: Topic.WALLET_EVENTS,
+    EventType.HOLD_CAPTURED: Topic.WALLET_EVENTS,
+    EventType.HOLD_RELEASED: Topic.WALLET_EVENTS,
     EventType.LEDGER_POSTED: Topic.LEDGER_EVENTS,
     EventType.LEDGER_REJECTED: Topic.LEDGER_EVENTS,
     EventType.TRANSACTION_STATUS_CHANGED: Topic.TRANSACTION_EVENTS,

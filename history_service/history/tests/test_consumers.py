@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from history.models import HistoryEntry
-from history.tests.conftest import funds_reserved, ledger_posted, movement, publish, status_changed, wallet_opened
+from history.tests.conftest import funds_reserved, hold_captured, movement, publish, status_changed, wallet_opened
 from walletkit.testing.waiting import wait_until
 
 
@@ -20,10 +20,10 @@ def settled(transaction_id, expected: dict) -> bool:
 def test_consumers_settle_duplicated_and_reordered_events(history_consumers):
     alice_wallet, bob_wallet, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     move = movement("TRANSFER", "25.0000", source=alice_wallet, target=bob_wallet)
-    posted = ledger_posted(tx, move)
+    captured = hold_captured(tx, move)
     # The verdict before the reservation, a duplicate of it, and the wallets opened last of all.
     publish(
-        posted, posted, status_changed(tx, move, status="SUCCESS", user_ids=[51, 52]),
+        captured, captured, status_changed(tx, move, status="SUCCESS", user_ids=[51, 52]),
         funds_reserved(tx, move, owner_id=51), status_changed(tx, move, status="RESERVED", user_ids=[51, 52]),
         wallet_opened(alice_wallet, 51), wallet_opened(bob_wallet, 52),
     )  # fmt: skip

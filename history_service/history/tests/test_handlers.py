@@ -12,6 +12,8 @@ from history.handlers import ledger_event_handle, transaction_event_handle, wall
 from history.models import HistoryEntry
 from history.tests.conftest import (
     funds_reserved,
+    hold_captured,
+    hold_released,
     ledger_posted,
     ledger_rejected,
     movement,
@@ -26,6 +28,8 @@ HANDLER_OF = {
     EventType.WALLET_OPENED: wallet_event_handle,
     EventType.FUNDS_RESERVED: wallet_event_handle,
     EventType.DEPOSIT_AUTHORIZED: wallet_event_handle,
+    EventType.HOLD_CAPTURED: wallet_event_handle,
+    EventType.HOLD_RELEASED: wallet_event_handle,
     EventType.LEDGER_POSTED: ledger_event_handle,
     EventType.LEDGER_REJECTED: ledger_event_handle,
     EventType.TRANSACTION_STATUS_CHANGED: transaction_event_handle,
@@ -46,7 +50,7 @@ def test_transfer_gives_the_sender_a_debit_and_the_receiver_a_credit():
     move = movement("TRANSFER", "30.0000", source=alice_wallet, target=bob_wallet)
     apply(
         wallet_opened(alice_wallet, 1), wallet_opened(bob_wallet, 2),
-        funds_reserved(tx, move, owner_id=1), ledger_posted(tx, move),
+        funds_reserved(tx, move, owner_id=1), hold_captured(tx, move),
         status_changed(tx, move, status="SUCCESS", user_ids=[1, 2]),
     )  # fmt: skip
 
@@ -65,7 +69,7 @@ def test_deposit_is_a_credit_and_withdrawal_a_debit():
     withdrawal_move = movement("WITHDRAWAL", "40.0000", source=wallet)
     apply(
         wallet_opened(wallet, 5),
-        funds_reserved(deposit, deposit_move, owner_id=5), ledger_posted(deposit, deposit_move),
+        funds_reserved(deposit, deposit_move, owner_id=5), hold_captured(deposit, deposit_move),
         funds_reserved(withdrawal, withdrawal_move, owner_id=5),
         ledger_rejected(withdrawal, withdrawal_move, reason="insufficient funds at posting"),
     )  # fmt: skip
@@ -81,7 +85,7 @@ def test_the_same_events_twice_add_no_rows_and_keep_the_status():
     source, target, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     move = movement("TRANSFER", "1.5000", source=source, target=target)
     events = [
-        funds_reserved(tx, move, owner_id=1), ledger_posted(tx, move),
+        funds_reserved(tx, move, owner_id=1), hold_captured(tx, move),
         status_changed(tx, move, status="SUCCESS", user_ids=[1, 2]),
     ]  # fmt: skip
 
@@ -96,7 +100,7 @@ def test_success_before_reserved_ends_success_and_a_final_status_never_moves():
     source, target, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     move = movement("TRANSFER", "9.0000", source=source, target=target)
 
-    apply(ledger_posted(tx, move))
+    apply(hold_captured(tx, move))
     apply(
         funds_reserved(tx, move, owner_id=1),
         status_changed(tx, move, status="RESERVED", user_ids=[1, 2]),
@@ -171,3 +175,17 @@ def test_a_transaction_refused_before_reservation_without_currency_takes_the_wal
     assert {entry.currency for entry in entries_of(early_tx).values()} == {"EUR"}
     assert {entry.currency for entry in entries_of(tx).values()} == {"EUR"}
     assert {entry.status for entry in entries_of(tx).values()} == {"FAILED"}
+
+
+def test_success_waits_for_the_wallets_capture_not_the_ledgers_posting():
+    wallet, captured_tx, released_tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("WITHDRAWAL", "8.0000", source=wallet)
+    apply(funds_reserved(captured_tx, move, owner_id=7), ledger_posted(captured_tx, move))
+    assert {entry.status for entry in entries_of(captured_tx).values()} == {"RESERVED"}
+
+    apply(hold_captured(captured_tx, move))
+    apply(funds_reserved(released_tx, move, owner_id=7), hold_released(released_tx, move, reason="expired"))
+
+    assert {entry.status for entry in entries_of(captured_tx).values()} == {"SUCCESS"}
+    [released] = entries_of(released_tx).values()
+    assert (released.status, released.failure_reason) == ("FAILED", "expired")

@@ -10,8 +10,8 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import channel_layers
 from django.db import transaction
 
-from history.handlers import ledger_event_handle, transaction_event_handle, wallet_event_handle
-from history.tests.conftest import funds_reserved, ledger_posted, movement, status_changed, wallet_opened
+from history.handlers import transaction_event_handle, wallet_event_handle
+from history.tests.conftest import funds_reserved, hold_captured, movement, status_changed, wallet_opened
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RECEIVE_DEADLINE = 10.0
@@ -74,11 +74,11 @@ def test_a_rolled_back_change_sends_nothing():
 
         def change_then_roll_back():
             with pytest.raises(RolledBack), transaction.atomic():
-                ledger_event_handle(ledger_posted(rolled_back_tx, move))
+                wallet_event_handle(hold_captured(rolled_back_tx, move))
                 raise RolledBack
 
         await sync_to_async(change_then_roll_back)()
-        await sync_to_async(ledger_event_handle)(ledger_posted(committed_tx, move))
+        await sync_to_async(wallet_event_handle)(hold_captured(committed_tx, move))
 
         # One channel is FIFO: had the rolled-back change been pushed, it would come first.
         message = await next_message(layer, channel)
@@ -94,11 +94,11 @@ def test_a_duplicate_event_pushes_nothing_more():
     async def scenario():
         layer, channel = await listener("user_41")
         await sync_to_async(wallet_event_handle)(wallet_opened(wallet, 41))
-        posted = ledger_posted(tx, move)
-        await sync_to_async(ledger_event_handle)(posted)
-        await sync_to_async(ledger_event_handle)(posted)
+        captured = hold_captured(tx, move)
+        await sync_to_async(wallet_event_handle)(captured)
+        await sync_to_async(wallet_event_handle)(captured)
         await sync_to_async(transaction_event_handle)(status_changed(tx, move, status="RESERVED", user_ids=[41]))
-        await sync_to_async(ledger_event_handle)(ledger_posted(later_tx, move))
+        await sync_to_async(wallet_event_handle)(hold_captured(later_tx, move))
 
         first, second = await next_message(layer, channel), await next_message(layer, channel)
         assert [first["transaction"]["id"], second["transaction"]["id"]] == [str(tx), str(later_tx)]
