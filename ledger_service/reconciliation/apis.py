@@ -3,6 +3,8 @@ anyone else — a user, a service — gets 403, an anonymous caller 401."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
@@ -127,8 +129,8 @@ class FindingResolveApi(StaffApi):
         if action == "acknowledge":
             services.finding_acknowledge(finding_id=finding.id, reason=reason, actor=actor)
         else:
-            wallet_id = finding.subject_ids.get("wallet_id")
-            if not wallet_id:
+            wallet_id = UUID(finding.subject_ids["wallet_id"]) if finding.subject_ids.get("wallet_id") else None
+            if wallet_id is None:
                 raise ApiError("Only a wallet's finding is repaired by resync or adjustment.", code="not_a_wallet")
             if action == "adjust":
                 amount = _signed_amount(data.validated_data.get("amount"))

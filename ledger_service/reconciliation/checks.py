@@ -45,6 +45,16 @@ def in_flight(snapshot: Snapshot, wallet_id: str) -> Decimal:
     return total
 
 
+def in_flight_holds(snapshot: Snapshot) -> int:
+    """How many (hold, wallet) pairs the cut counted as in flight (shows the correction was needed)."""
+    return sum(
+        1
+        for holds in snapshot.wallet_holds.values()
+        for hold in holds
+        if (hold["status"] == "RESERVED") == (hold["transaction_id"] in snapshot.posted)
+    )
+
+
 def wallet_checks(snapshot: Snapshot) -> list[FindingData]:
     ledger = {str(a.wallet_id): a for a in snapshot.accounts if a.kind == Account.Kind.WALLET}
     findings = []

@@ -84,6 +84,7 @@ def _run_record(run: ReconciliationRun, *, findings: list[checks.FindingData], s
         "accounts": len(snapshot.accounts),
         "entries": snapshot.entries_checked,
         "success_transactions": snapshot.transactions_checked,
+        "in_flight_holds": checks.in_flight_holds(snapshot),
         "findings": len(findings),
         "critical": sum(1 for f in findings if f.severity == checks.CRITICAL),
     }
