@@ -14,6 +14,5 @@ CONSUMERS = {
 }
 
 # Reconciliation (seconds): how far back the wallet service lists captured holds (clock skew between
-# hosts, see reconciliation.selectors), and how often the `reconciler` process runs.
+# hosts, see reconciliation.selectors).
 RECONCILE_CLOCK_MARGIN = env.float("RECONCILE_CLOCK_MARGIN", default=300.0)
-RECONCILE_EVERY = env.float("RECONCILE_EVERY", default=60.0)
