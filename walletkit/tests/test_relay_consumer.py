@@ -1,0 +1,254 @@
+"""Outbox relay and idempotent consumer together: every committed event takes effect exactly once,
+whatever is duplicated, poisoned or killed on the way."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from prometheus_client import REGISTRY
+
+from walletkit.events import dead_letter_topic
+from walletkit.inbox.loop import ConsumerLoop
+from walletkit.inbox.models import DeadLetter, InboxEvent
+from walletkit.outbox.models import OutboxEvent
+from walletkit.outbox.services import outbox_backlog, outbox_republish
+from walletkit.shutdown import ShutdownFlag
+from walletkit.testing.waiting import wait_until
+from walletkit.tests.conftest import (
+    KIT_CONSUMER,
+    KIT_TOPIC,
+    kit_envelope,
+    kit_spec,
+    outbox_write,
+    produce,
+    relay_process,
+)
+from walletkit.tests.kitapp.models import Effect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def effects(event_id: str) -> int:
+    return Effect.objects.filter(event_id=event_id).count()
+
+
+def consumed(outcome: str) -> float:
+    return REGISTRY.get_sample_value("consumer_events_total", {"consumer": KIT_CONSUMER, "outcome": outcome}) or 0.0
+
+
+def applied(event_id: str, timeout: float = 30) -> None:
+    wait_until(lambda: effects(event_id), timeout=timeout, message=f"effect of {event_id}")
+
+
+def event_ids(messages) -> list[str]:
+    return [json.loads(message.value())["event_id"] for message in messages]
+
+
+@pytest.fixture
+def processes():
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def test_an_event_written_through_the_outbox_is_applied_exactly_once(relay_start, consumer_start):
+    relay_start()
+    consumer_start()
+
+    (event,) = outbox_write(kit_envelope(), key="wallet-a")
+    applied(event.event_id)
+    # A later event on the same key (same partition) is applied after any redelivery of the first.
+    (later,) = outbox_write(kit_envelope(), key="wallet-a")
+    applied(later.event_id)
+
+    assert effects(event.event_id) == 1
+    assert Effect.objects.get(event_id=event.event_id).payload == event.payload
+    assert InboxEvent.objects.filter(consumer=KIT_CONSUMER, event_id=event.event_id).count() == 1
+    assert outbox_backlog() == 0
+
+
+def test_the_same_event_delivered_twice_changes_nothing(relay_start, consumer_start, topic_reader, producer):
+    reader = topic_reader(KIT_TOPIC)
+    relay_start()
+    consumer_start()
+    (event,) = outbox_write(kit_envelope(), key="wallet-b")
+    applied(event.event_id)
+    (original,) = wait_until(
+        lambda: [m for m in reader.poll() if event_ids([m]) == [event.event_id]], message="the published bytes"
+    )
+    duplicates_before = consumed("duplicate")
+
+    produce(producer, key=original.key(), value=original.value())  # the very same bytes, again
+    sentinel = kit_envelope()
+    produce(producer, key=original.key(), value=sentinel.to_json())
+    applied(sentinel.event_id)
+
+    assert effects(event.event_id) == 1
+    assert consumed("duplicate") - duplicates_before == 1
+
+
+def test_a_poison_message_is_dead_lettered_and_the_partition_moves_on(consumer_start, topic_reader, producer):
+    dlq = topic_reader(dead_letter_topic(KIT_TOPIC))
+    consumer_start()
+    poison, after = kit_envelope("poison"), kit_envelope("after the poison")
+
+    produce(producer, key="wallet-c", value=poison.to_json())
+    produce(producer, key="wallet-c", value=after.to_json())  # same key: behind the poison on its partition
+
+    applied(after.event_id)
+    (dead,) = wait_until(
+        lambda: [m for m in dlq.poll() if event_ids([m]) == [poison.event_id]], message="the poison on the DLQ"
+    )
+    headers = {name: value.decode() for name, value in dead.headers()}
+    assert headers["error"] == "PoisonError: this event can never be applied"
+    assert headers["consumer"] == KIT_CONSUMER
+    assert headers["original_topic"] == KIT_TOPIC
+    assert headers["attempts"] == str(kit_spec().max_attempts)
+    assert dead.value() == poison.to_json()
+    assert effects(poison.event_id) == 0
+    assert not InboxEvent.objects.filter(event_id=poison.event_id).exists()
+    assert DeadLetter.objects.get(consumer=KIT_CONSUMER, offset=int(headers["original_offset"])).error.startswith(
+        "PoisonError"
+    )
+
+
+def test_a_bad_envelope_is_dead_lettered_at_once(consumer_start, topic_reader, producer):
+    dlq = topic_reader(dead_letter_topic(KIT_TOPIC))
+    consumer_start()
+    after = kit_envelope()
+
+    produce(producer, key="wallet-d", value=b'{"event_id": "not-a-uuid"}')
+    produce(producer, key="wallet-d", value=after.to_json())
+
+    applied(after.event_id)
+    (dead,) = wait_until(
+        lambda: [m for m in dlq.poll() if m.value() == b'{"event_id": "not-a-uuid"}'], message="the bad bytes on DLQ"
+    )
+    headers = {name: value.decode() for name, value in dead.headers()}
+    assert headers["error"].startswith("InvalidEvent")
+    assert headers["attempts"] == "1"
+
+
+def test_a_commit_wakes_the_relay_long_before_its_poll_interval(relay_start):
+    relay_start(poll_interval=60)  # polling alone would take a minute
+    (warm_up,) = outbox_write(kit_envelope())
+    wait_until(lambda: OutboxEvent.objects.get(event_id=warm_up.event_id).published_at, timeout=10)
+
+    (event,) = outbox_write(kit_envelope())
+
+    # The relay is now idle waiting on LISTEN; only the NOTIFY of this commit can wake it in time.
+    wait_until(lambda: OutboxEvent.objects.get(event_id=event.event_id).published_at, timeout=5)
+
+
+def test_a_relay_killed_mid_batch_loses_nothing(consumer_start, processes):
+    events = outbox_write(*(kit_envelope() for _ in range(3000)))
+    total = len(events)
+    relay = relay_process("--batch-size", "50")
+    processes.append(relay)
+
+    wait_until(
+        lambda: 0 < OutboxEvent.objects.filter(published_at__isnull=False).count() < total,
+        timeout=30,
+        interval=0.01,
+        message="some but not all events published",
+    )
+    relay.send_signal(signal.SIGKILL)
+    relay.wait(10)
+    published_at_kill = OutboxEvent.objects.filter(published_at__isnull=False).count()
+    assert 0 < published_at_kill < total
+
+    processes.append(relay_process("--batch-size", "500"))
+    wait_until(lambda: outbox_backlog() == 0, timeout=60, message="the restarted relay drains the outbox")
+    consumer_start()
+    ours = Effect.objects.filter(event_id__in=[event.event_id for event in events])
+    wait_until(
+        lambda: ours.values("event_id").distinct().count() == total,
+        timeout=90,
+        interval=0.2,
+        message="every event applied",
+    )
+
+    assert ours.count() == total  # and none twice
+
+
+def test_republish_by_key_sends_again_and_consumers_ignore_the_copies(relay_start, consumer_start, topic_reader):
+    reader = topic_reader(KIT_TOPIC)
+    relay_start()
+    consumer_start()
+    events = outbox_write(kit_envelope(), kit_envelope(), kit_envelope(), key="saga-1")
+    (other,) = outbox_write(kit_envelope(), key="saga-2")
+    for event in (*events, other):
+        applied(event.event_id)
+    duplicates_before = consumed("duplicate")
+
+    assert outbox_republish(key="saga-1") == 3
+
+    wait_until(lambda: outbox_backlog() == 0, timeout=10, message="the copies published")
+    (sentinel,) = outbox_write(kit_envelope(), key="saga-1")
+    applied(sentinel.event_id)
+    on_topic = event_ids(wait_until(lambda: sentinel.event_id in event_ids(reader.poll()) and reader.messages))
+    assert [on_topic.count(event.event_id) for event in events] == [2, 2, 2]
+    assert on_topic.count(other.event_id) == 1
+    assert [effects(event.event_id) for event in events] == [1, 1, 1]
+    assert consumed("duplicate") - duplicates_before == 3
+
+
+def test_republish_since_from_the_command_line(relay_start, topic_reader):
+    reader = topic_reader(KIT_TOPIC)
+    relay_start()
+    (old,) = outbox_write(kit_envelope())
+    wait_until(lambda: outbox_backlog() == 0, timeout=10)
+    OutboxEvent.objects.filter(event_id=old.event_id).update(created_at=timezone.now() - timedelta(hours=2))
+    recent = outbox_write(kit_envelope(), kit_envelope())
+    wait_until(lambda: outbox_backlog() == 0, timeout=10)
+    since = (timezone.now() - timedelta(hours=1)).isoformat()
+    out = io.StringIO()
+
+    call_command("run_outbox_relay", f"--republish-since={since}", stdout=out)
+
+    assert out.getvalue().strip() == "marked 2 outbox events for republishing"
+    wait_until(lambda: outbox_backlog() == 0, timeout=10, message="the copies published")
+    wait_until(lambda: all(event_ids(reader.poll()).count(e.event_id) == 2 for e in recent), timeout=10)
+    assert event_ids(reader.poll()).count(old.event_id) == 1
+
+
+def test_a_consumer_dying_between_db_commit_and_offset_commit_replays_as_a_no_op(consumer_start, producer):
+    event = kit_envelope()
+    produce(producer, key="wallet-e", value=event.to_json())
+    crashed = ConsumerLoop(kit_spec(), shutdown=ShutdownFlag())
+    crashed.consumer.subscribe([KIT_TOPIC])
+
+    def apply_until_ours() -> bool:
+        for message in crashed.consumer.consume(num_messages=200, timeout=0.5):
+            if message.error() is None:
+                crashed.process_until_settled(message)  # database commit, no offset commit
+                if event_ids([message]) == [event.event_id]:
+                    return True
+        return False
+
+    wait_until(apply_until_ours, timeout=30, message="the event applied by the first consumer")
+    assert effects(event.event_id) == 1
+    crashed.consumer.close()  # gone without committing its offset, as if killed right after the DB commit
+    duplicates_before = consumed("duplicate")
+
+    consumer_start()  # a fresh consumer in the same group starts from the last committed offset
+    sentinel = kit_envelope()
+    produce(producer, key="wallet-e", value=sentinel.to_json())
+    applied(sentinel.event_id)
+
+    assert effects(event.event_id) == 1
+    assert consumed("duplicate") - duplicates_before >= 1  # ours came again and the inbox dropped it
