@@ -21,6 +21,7 @@ from walletkit.devstack.stack import SERVICES, Stack, StackConfig
 
 GATEWAY_PORT_RANGE = (20000, 29990)  # below the ephemeral range free_port() draws from, far from 8000-8004
 LOG_TAIL_LINES = 40
+MAKE_UP_PORTS = frozenset({*range(8000, 8005), 54320, 19092, 16379})
 # Faults are part of the suite: short deadlines so the sweeper finishes stuck sagas within a test.
 E2E_ENV = {
     "SWEEPER_INTERVAL": "0.5",
@@ -52,13 +53,20 @@ def consecutive_free_ports(count: int) -> int:
     raise RuntimeError(f"no {count} consecutive free ports in {GATEWAY_PORT_RANGE}")
 
 
+def free_port() -> int:
+    """A free port that is none of ``make up``'s, so a developer's stack can start while tests run."""
+    while (port := infra.free_port()) in MAKE_UP_PORTS:
+        pass
+    return port
+
+
 def stack_config(data_dir: Path, **overrides) -> StackConfig:
     return StackConfig(
         data_dir=data_dir,
         gateway_port=consecutive_free_ports(len(SERVICES)),
-        postgres_port=infra.free_port(),
-        broker_port=infra.free_port(),
-        redis_port=infra.free_port(),
+        postgres_port=free_port(),
+        broker_port=free_port(),
+        redis_port=free_port(),
         durable=False,
         kafka_partitions=4,
         extra_env=dict(E2E_ENV),
