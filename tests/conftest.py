@@ -109,6 +109,12 @@ def stack(request) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
+def stack_launcher():
+    """``stack_start(data_dir)``, for a test that needs a stack of its own (to stop it, say)."""
+    return stack_start
+
+
+@pytest.fixture(scope="session")
 def gateway_url(stack: Stack) -> str:
     return stack.config.url("gateway_web")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import tempfile
 from pathlib import Path
@@ -10,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import stack_start
 from walletkit.devstack.stack import SERVICES, Stack
 from walletkit.testing.waiting import wait_until
 
@@ -88,21 +88,23 @@ def test_killed_process_is_restarted_and_the_stack_is_ready_again(stack, process
     assert stack.supervisor.pids()[process] == new_pid, f"{process} kept dying after its restart"
 
 
-def test_stop_leaves_no_process_behind_and_frees_every_port():
+def test_stop_leaves_no_process_behind_and_frees_every_port(stack_launcher):
     data_dir = Path(tempfile.mkdtemp(prefix="wallet-e2e-stop-"))
-    own = stack_start(data_dir)
-    supervised = set(own.supervisor.pids().values())
-    members = session_members(supervised)
-    ports = [own.config.port(folder) for folder in SERVICES]
-    ports += [own.config.postgres_port, own.config.broker_port, own.config.redis_port]
+    own = stack_launcher(data_dir)
+    try:
+        supervised = set(own.supervisor.pids().values())
+        members = session_members(supervised)
+        ports = [own.config.port(folder) for folder in SERVICES]
+        ports += [own.config.postgres_port, own.config.broker_port, own.config.redis_port]
+    finally:
+        own.stop()
+
     assert supervised <= members
     assert len(members) > len(supervised), "gunicorn workers and postgres backends are in the sessions too"
-
-    own.stop()
-
     assert {pid for pid in members if process_alive(pid)} == set()
     assert session_members(supervised) == set()
     assert [port for port in ports if _listening(port)] == []
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _listening(port: int) -> bool:
