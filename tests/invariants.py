@@ -59,8 +59,8 @@ def _history_complete(stack: Stack) -> list[str]:
     """Every final transaction shows, with its final status, on each side's history."""
     sides = set()
     for tid, status, from_wallet, to_wallet in query(
-        stack, "transaction", "SELECT id, status, from_wallet_id, to_wallet_id FROM transaction WHERE status IN %s",
-        (FINAL,),
+        stack, "transaction", "SELECT id, status, from_wallet_id, to_wallet_id FROM transaction WHERE status = ANY(%s)",
+        (list(FINAL),),
     ):  # fmt: skip
         sides |= {(tid, wallet, status) for wallet in (from_wallet, to_wallet) if wallet}
     recorded = set(query(stack, "history", "SELECT transaction_id, wallet_id, status FROM history_entry"))

@@ -12,6 +12,7 @@ from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from uuid import UUID
 
+from django.conf import settings
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+MONEY_CALL_ATTEMPTS = 3  # transaction_service's reserve: one try and two retries
 
 
 def _unavailable(service: str) -> ApiError:
@@ -76,10 +78,12 @@ def forward(
     many: bool = False,
     json: dict | None = None,
     params: dict | None = None,
+    timeout: float | None = None,
 ) -> Response:
     """Call ``service`` as the caller and answer with its status and ``output``-shaped body."""
+    extra = {"timeout": timeout} if timeout else {}
     try:
-        status_code, body = _call(request, method, service, path, json=json, params=params)
+        status_code, body = _call(request, method, service, path, json=json, params=params, **extra)
     except _Passthrough as error:
         return Response(error.body, status=error.status_code)
     return Response(output(body, many=many).data, status=status_code)
@@ -161,4 +165,7 @@ def transaction_submit(
         "amount": amount_format(amount),
         "idempotency_key": idempotency_key,
     }
-    return forward(request, "POST", "transaction", "/transactions", output=output, json=payload)
+    # transaction_service may ask the wallet up to three times before it answers: wait for its
+    # verdict instead of answering 503 for a movement that is still going ahead.
+    timeout = MONEY_CALL_ATTEMPTS * settings.SERVICE_HTTP_TIMEOUT + 2
+    return forward(request, "POST", "transaction", "/transactions", output=output, json=payload, timeout=timeout)

@@ -64,7 +64,9 @@ class HistoryEntrySerializer(serializers.Serializer):
     currency = serializers.CharField()
     counterparty_wallet_id = serializers.UUIDField(allow_null=True)
     status = serializers.ChoiceField(choices=TRANSACTION_STATUSES)
+    failure_reason = serializers.CharField(allow_blank=True, required=False)
     occurred_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField(required=False, help_text="Last status change: the catch-up mark.")
 
 
 class TransactionPageSerializer(serializers.Serializer):
@@ -90,6 +92,8 @@ class HistoryQuerySerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=TRANSACTION_TYPES, required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
+    # Websocket catch-up: entries whose status changed at or after this time.
+    changed_since = serializers.DateTimeField(required=False)
 
 
 class TransactionQuerySerializer(serializers.Serializer):
