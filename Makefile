@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 SERVICES := transaction_service wallet_service ledger_service history_service gateway_web
 
-.PHONY: up test lint format install lock browser test-kit test-services test-e2e clean
+.PHONY: up test lint format install lock browser test-kit test-services test-e2e clean bench
 
 up: install
 	$(BIN)/python -m walletkit.devstack up
 
-test: install lint test-kit test-services test-e2e
+test: install browser lint test-kit test-services test-e2e
 
 install: $(STAMP)
 
@@ -20,6 +20,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# Debian's Chromium for the browser tests (Playwright drives it via executable_path; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 lock:
 	$(BIN)/pip install -q pip-tools
