@@ -37,8 +37,15 @@ def _unavailable(service: str) -> ApiError:
 
 
 def _call(request: Request, method: str, service: str, path: str, **kwargs):
+    return service_call(method, service, path, user_token=request.auth, **kwargs)
+
+
+def service_call(method: str, service: str, path: str, *, user_token: str | None, **kwargs) -> tuple[int, object]:
+    """The status and JSON body of a 2xx/3xx answer. A 4xx raises ``DownstreamError`` with the
+    service's ``{code, detail, errors}``; unreachable or 5xx raises a 503 ``ApiError``.
+    Shared by the REST API (``forward``) and the HTML pages, which hold the token in a cookie."""
     try:
-        response = service_request(method, service, path, user_token=request.auth, **kwargs)
+        response = service_request(method, service, path, user_token=user_token, **kwargs)
     except ServiceUnavailable as exc:
         log.warning("downstream unreachable", extra={"service": service, "path": path, "error": str(exc)})
         raise _unavailable(service) from None
@@ -53,12 +60,15 @@ def _call(request: Request, method: str, service: str, path: str, **kwargs):
     if response.status_code >= 400:
         if not isinstance(body, dict) or "code" not in body:
             body = {"code": _error_code(response.status_code), "detail": response.reason_phrase or "Error."}
-        raise _Passthrough(body, response.status_code)
+        raise DownstreamError(body, response.status_code)
     return response.status_code, body
 
 
-class _Passthrough(Exception):
+class DownstreamError(Exception):
+    """A service refused (4xx): its error body, passed on as it is."""
+
     def __init__(self, body: dict, status_code: int):
+        super().__init__(body.get("detail", ""))
         self.body, self.status_code = body, status_code
 
 
@@ -84,7 +94,7 @@ def forward(
     extra = {"timeout": timeout} if timeout else {}
     try:
         status_code, body = _call(request, method, service, path, json=json, params=params, **extra)
-    except _Passthrough as error:
+    except DownstreamError as error:
         return Response(error.body, status=error.status_code)
     return Response(output(body, many=many).data, status=status_code)
 
@@ -95,7 +105,7 @@ def forward_page(
     """A ``{results, next}`` page; the service's ``next`` cursor becomes a gateway URL."""
     try:
         status_code, body = _call(request, "GET", service, path, params=params)
-    except _Passthrough as error:
+    except DownstreamError as error:
         return Response(error.body, status=error.status_code)
     body = body if isinstance(body, dict) else {}
     return Response(
@@ -158,14 +168,28 @@ def transaction_submit(
     output: type[serializers.Serializer],
 ) -> Response:
     """A money movement: the transaction service runs the saga and answers 202 with the transaction."""
-    payload = {
+    payload = movement_payload(
+        kind=kind, from_wallet_id=from_wallet_id, to_wallet_id=to_wallet_id, amount=amount,
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+    return forward(
+        request, "POST", "transaction", "/transactions", output=output, json=payload, timeout=movement_timeout()
+    )
+
+
+def movement_payload(
+    *, kind: str, from_wallet_id: UUID | None, to_wallet_id: UUID | None, amount: Decimal, idempotency_key: str
+) -> dict:
+    return {
         "type": kind,
         "from_wallet_id": str(from_wallet_id) if from_wallet_id else None,
         "to_wallet_id": str(to_wallet_id) if to_wallet_id else None,
         "amount": amount_format(amount),
         "idempotency_key": idempotency_key,
     }
+
+
+def movement_timeout() -> float:
     # transaction_service may ask the wallet up to three times before it answers: wait for its
     # verdict instead of answering 503 for a movement that is still going ahead.
-    timeout = MONEY_CALL_ATTEMPTS * settings.SERVICE_HTTP_TIMEOUT + 2
-    return forward(request, "POST", "transaction", "/transactions", output=output, json=payload, timeout=timeout)
+    return MONEY_CALL_ATTEMPTS * settings.SERVICE_HTTP_TIMEOUT + 2

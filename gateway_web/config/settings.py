@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "accounts",
     "api",
     "live",
+    "django_htmx",
+    "pages",
 ]
 MIDDLEWARE = [
     "api.middleware.RequestSizeLimitMiddleware",
@@ -41,6 +43,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Pages: the JWT cookies (after AuthenticationMiddleware, whose session user it replaces), CSP.
+    "pages.cookies.TokenCookieMiddleware",
+    "pages.security.ContentSecurityPolicyMiddleware",
     # Last, so it sees the flag django-axes sets on a locked-out login and answers for it.
     "axes.middleware.AxesMiddleware",
 ]
@@ -160,3 +166,5 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+JWT_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LOGIN_URL = "/login"

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("walletkit.urls")),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("api.urls")),
+    path("", include("pages.urls")),
 ]
 
 if settings.SERVE_STATIC:

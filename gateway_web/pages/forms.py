@@ -1,0 +1,123 @@
+"""Form validation for the pages: cheap checks here, every business rule stays in the services."""
+
+from __future__ import annotations
+
+import uuid
+
+from api.shapes import TRANSACTION_STATUSES, TRANSACTION_TYPES
+from django import forms
+from django.contrib.auth.validators import UnicodeUsernameValidator
+
+from walletkit.money import InvalidAmount, InvalidCurrency, amount_parse, currency_parse
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+def idempotency_key_new() -> str:
+    return str(uuid.uuid4())
+
+
+class SignupForm(forms.Form):
+    username = forms.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    email = forms.EmailField(max_length=254)
+    password = forms.CharField(
+        max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    username.widget.attrs.update(autocomplete="username", autocapitalize="none")
+    email.widget.attrs.update(autocomplete="email")
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    password = forms.CharField(
+        max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    username.widget.attrs.update(autocomplete="username", autocapitalize="none")
+
+
+class AmountField(forms.CharField):
+    """Refused, never rounded, unless exactly representable (walletkit.money)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 40)
+        super().__init__(**kwargs)
+        self.widget.attrs.update(inputmode="decimal", autocomplete="off", placeholder="0.00")
+
+    def clean(self, value):
+        value = super().clean(value)
+        try:
+            return amount_parse(value)
+        except InvalidAmount as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class MovementForm(forms.Form):
+    """Deposit or withdrawal. The key is made when the form is first shown and travels with it."""
+
+    amount = AmountField()
+    idempotency_key = forms.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH, widget=forms.HiddenInput)
+
+
+class TransferForm(forms.Form):
+    from_wallet = forms.ChoiceField(label="From wallet")
+    recipient = forms.CharField(
+        max_length=150, label="To (username or wallet id)", help_text="A username, or the id of a wallet."
+    )
+    amount = AmountField()
+    idempotency_key = forms.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH, widget=forms.HiddenInput)
+    recipient.widget.attrs.update(autocomplete="off", autocapitalize="none")
+
+    def __init__(self, *args, wallets: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from_wallet"].choices = [
+            (w["id"], f"{w['name'] or 'Wallet'} · {w['currency']} · {w['available']} available") for w in wallets
+        ]
+
+
+class WalletOpenForm(forms.Form):
+    currency = forms.CharField(max_length=3, min_length=3, help_text="ISO 4217 code, e.g. EUR.")
+    name = forms.CharField(max_length=100, required=False)
+    currency.widget.attrs.update(autocapitalize="characters", autocomplete="off", size="4")
+
+    def clean_currency(self):
+        try:
+            return currency_parse(self.cleaned_data["currency"].upper())
+        except InvalidCurrency as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+def _choices(values: list[str]) -> list[tuple[str, str]]:
+    return [("", "Any"), *((v, v.capitalize()) for v in values)]
+
+
+class HistoryFilterForm(forms.Form):
+    status = forms.ChoiceField(choices=_choices(TRANSACTION_STATUSES), required=False)
+    type = forms.ChoiceField(choices=_choices(TRANSACTION_TYPES), required=False)
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"}))
+    cursor = forms.CharField(required=False, max_length=512, widget=forms.HiddenInput)
+
+
+class ResolveForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[
+            ("acknowledge", "Acknowledge (nothing moves)"),
+            ("resync", "Resync the wallet to the ledger"),
+            ("adjust", "Adjusting entry, then resync"),
+        ]
+    )
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    amount = forms.CharField(
+        max_length=40, required=False, help_text='Adjust only: signed, e.g. "-5.00".', label="Amount"
+    )
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "adjust":
+            raw = (data.get("amount") or "").strip()
+            try:
+                amount_parse(raw.removeprefix("-"))
+            except InvalidAmount as exc:
+                self.add_error("amount", str(exc))
+        return data

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from pages import staff, views
+
+app_name = "pages"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("signup", views.signup, name="signup"),
+    path("login", views.login, name="login"),
+    path("logout", views.logout, name="logout"),
+    path("wallets/open", views.wallet_open, name="wallet-open"),
+    path("wallets/<uuid:wallet_id>", views.wallet_detail, name="wallet"),
+    path("wallets/<uuid:wallet_id>/deposit", views.deposit, name="deposit"),
+    path("wallets/<uuid:wallet_id>/withdraw", views.withdraw, name="withdraw"),
+    path("transfer", views.transfer, name="transfer"),
+    path("transactions/<uuid:transaction_id>", views.transaction_detail, name="transaction"),
+    path("transactions/<uuid:transaction_id>/status", views.transaction_status, name="transaction-status"),
+    path("staff/reconciliation", staff.reconciliation, name="staff-reconciliation"),
+    path("staff/reconciliation/run", staff.run_now, name="staff-run"),
+    path(
+        "staff/reconciliation/runs/<int:run_id>/findings/<int:finding_id>/resolve",
+        staff.resolve,
+        name="staff-resolve",
+    ),
+]

@@ -1,0 +1,360 @@
+"""The browser app: plain forms and full pages that work without JavaScript; with htmx (hx-boost,
+partial swaps, the websocket) they only get quicker. Every read and write goes to the services
+through ``pages.remote`` with the user's own access token; nothing here decides a business rule."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+from uuid import UUID
+
+from accounts.services import user_logout, user_register
+from accounts.tokens import TokenObtainSerializer
+from api.client import DownstreamError
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from rest_framework import exceptions
+
+from pages import charts, remote
+from pages.cookies import tokens_clear, tokens_set
+from pages.forms import (
+    HistoryFilterForm,
+    LoginForm,
+    MovementForm,
+    SignupForm,
+    TransferForm,
+    WalletOpenForm,
+    idempotency_key_new,
+)
+from walletkit.errors import ApiError
+
+ACTIVITY_ON_DASHBOARD = 10
+HISTORY_FOR_CHART = 50
+HISTORY_PAGE = 20
+
+
+def signin_required(view):
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if request.access_token is None:
+            return redirect(f"{reverse('pages:login')}?{urlencode({'next': request.get_full_path()})}")
+        try:
+            return view(request, *args, **kwargs)
+        except ApiError as error:
+            return render(request, "pages/problem.html", {"detail": str(error.detail)}, status=error.status_code)
+
+    return wrapper
+
+
+def _partial(request: HttpRequest) -> bool:
+    """An htmx swap of one part of the page (not a boosted navigation, not a history restore)."""
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def _errors_from(form, error: exceptions.ValidationError | DownstreamError) -> None:
+    detail = error.detail if isinstance(error, exceptions.ValidationError) else error.body.get("errors")
+    if isinstance(detail, dict):
+        for field, problems in detail.items():
+            for problem in problems if isinstance(problems, list) else [problems]:
+                form.add_error(field if field in form.fields else None, str(problem))
+    else:
+        form.add_error(None, error.body.get("detail", "Refused.") if isinstance(error, DownstreamError) else detail)
+
+
+# --- Sign-up, login, logout ---------------------------------------------------------------------
+
+
+def _signed_in(request: HttpRequest, *, username: str, password: str, form) -> HttpResponse | None:
+    """Checks the password the way the API does (django-axes counts failures); sets the cookies."""
+    serializer = TokenObtainSerializer(data={"username": username, "password": password}, context={"request": request})
+    try:
+        serializer.is_valid(raise_exception=True)
+    except exceptions.AuthenticationFailed:
+        if getattr(request, "axes_locked_out", False):
+            form.add_error(None, "Too many failed login attempts; try again later.")
+        else:
+            form.add_error(None, "Wrong username or password.")
+        return None
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        target = ""
+    response = redirect(target or reverse("pages:dashboard"))
+    tokens_set(response, access=serializer.validated_data["access"], refresh=serializer.validated_data["refresh"])
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_register(**form.cleaned_data)
+        except exceptions.ValidationError as error:
+            _errors_from(form, error)
+        except ApiError as error:
+            form.add_error(None, str(error.detail))
+        else:
+            response = _signed_in(
+                request, username=form.cleaned_data["username"], password=form.cleaned_data["password"], form=form
+            )
+            if response is not None:
+                messages.success(request, "Welcome! Your first wallet is open.")
+                return response
+    status = 400 if form.is_bound else 200
+    return render(request, "pages/signup.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        response = _signed_in(request, form=form, **form.cleaned_data)
+        if response is not None:
+            return response
+    status = 400 if form.is_bound else 200
+    next_url = request.POST.get("next") or request.GET.get("next", "")
+    return render(request, "pages/login.html", {"form": form, "next": next_url}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def logout(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "pages/logout.html")
+    refresh = request.COOKIES.get(settings.JWT_REFRESH_COOKIE)
+    if request.principal is not None and refresh:
+        try:
+            user_logout(user_id=request.principal.id, refresh=refresh)
+        except exceptions.AuthenticationFailed:
+            pass  # already rotated or blacklisted: nothing left to revoke
+    response = redirect("pages:login")
+    tokens_clear(response)
+    messages.info(request, "You are signed out.")
+    return response
+
+
+# --- Dashboard and wallets ----------------------------------------------------------------------
+
+
+def _wallet_card(token: str, wallet: dict) -> dict:
+    entries = remote.wallet_history_page(token=token, wallet_id=wallet["id"], limit=HISTORY_FOR_CHART)["results"]
+    series = charts.balance_series(entries=entries, balance=Decimal(wallet["balance"]))
+    return {**wallet, "chart": charts.sparkline(series)}
+
+
+@signin_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    token = request.access_token
+    wallets = [_wallet_card(token, wallet) for wallet in remote.wallets_list(token=token)]
+    activity = remote.activity_page(token=token, limit=ACTIVITY_ON_DASHBOARD)["results"]
+    names = {w["id"]: w["name"] or w["currency"] for w in wallets}
+    return render(
+        request,
+        "pages/dashboard.html",
+        {"wallets": wallets, "activity": activity, "wallet_names": names, "open_form": WalletOpenForm()},
+    )
+
+
+@require_POST
+@signin_required
+def wallet_open(request: HttpRequest) -> HttpResponse:
+    form = WalletOpenForm(request.POST)
+    if form.is_valid():
+        try:
+            wallet = remote.wallet_open(token=request.access_token, **form.cleaned_data)
+        except DownstreamError as error:
+            _errors_from(form, error)
+        else:
+            messages.success(request, f"Opened {wallet['name'] or 'a'} {wallet['currency']} wallet.")
+            return redirect("pages:dashboard")
+    return render(request, "pages/wallet_open.html", {"form": form}, status=400)
+
+
+def _day_start(day) -> str:
+    return datetime.combine(day, time.min, tzinfo=UTC).isoformat()
+
+
+@signin_required
+@vary_on_headers("HX-Request")
+def wallet_detail(request: HttpRequest, wallet_id: UUID) -> HttpResponse:
+    token = request.access_token
+    wallet = remote.wallet_get(token=token, wallet_id=wallet_id)
+    filters = HistoryFilterForm(request.GET or None)
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    params = {
+        "limit": HISTORY_PAGE,
+        "status": chosen.get("status"),
+        "type": chosen.get("type"),
+        "cursor": chosen.get("cursor"),
+        # A date range is whole days: "until" includes its own day.
+        "since": _day_start(chosen["since"]) if chosen.get("since") else None,
+        "until": _day_start(chosen["until"] + timedelta(days=1)) if chosen.get("until") else None,
+    }
+    page = remote.wallet_history_page(token=token, wallet_id=wallet_id, **params)
+    kept = {k: request.GET[k] for k in ("status", "type", "since", "until") if request.GET.get(k)}
+    context = {
+        "wallet": wallet,
+        "filters": filters,
+        "entries": page["results"],
+        "older_query": urlencode({**kept, "cursor": page["next"]}) if page.get("next") else None,
+        "first_query": urlencode(kept),
+        "paged": bool(chosen.get("cursor")),
+    }
+    template = "partials/history.html" if _partial(request) else "pages/wallet.html"
+    return render(request, template, context, status=200 if filters.is_valid() or not request.GET else 400)
+
+
+# --- Money movements ----------------------------------------------------------------------------
+
+
+def _movement(request: HttpRequest, wallet_id: UUID, *, kind: str) -> HttpResponse:
+    token = request.access_token
+    wallet = remote.wallet_get(token=token, wallet_id=wallet_id)
+    form = MovementForm(request.POST or None, initial={"idempotency_key": idempotency_key_new()})
+    if request.method == "POST" and form.is_valid():
+        inbound = kind == "DEPOSIT"
+        try:
+            transaction = remote.movement_submit(
+                token=token, kind=kind, amount=form.cleaned_data["amount"], key=form.cleaned_data["idempotency_key"],
+                from_wallet_id=None if inbound else wallet_id, to_wallet_id=wallet_id if inbound else None,
+            )  # fmt: skip
+        except DownstreamError as error:
+            _errors_from(form, error)
+            form = _with_new_key(form)
+        else:
+            return redirect("pages:transaction", transaction_id=transaction["id"])
+    template = "pages/deposit.html" if kind == "DEPOSIT" else "pages/withdraw.html"
+    return render(request, template, {"wallet": wallet, "form": form}, status=400 if form.is_bound else 200)
+
+
+def _with_new_key(form):
+    """After a refusal the old key is spent on a FAILED transaction: the next try is a new one."""
+    data = form.data.copy()
+    data["idempotency_key"] = idempotency_key_new()
+    fresh = type(form)(data, **({"wallets": form.wallets} if hasattr(form, "wallets") else {}))
+    fresh.is_valid()
+    for field, problems in form.errors.items():
+        for problem in problems:
+            if problem not in fresh.errors.get(field, []):
+                fresh.add_error(None if field == "__all__" else field, problem)
+    return fresh
+
+
+@require_http_methods(["GET", "POST"])
+@signin_required
+def deposit(request: HttpRequest, wallet_id: UUID) -> HttpResponse:
+    return _movement(request, wallet_id, kind="DEPOSIT")
+
+
+@require_http_methods(["GET", "POST"])
+@signin_required
+def withdraw(request: HttpRequest, wallet_id: UUID) -> HttpResponse:
+    return _movement(request, wallet_id, kind="WITHDRAWAL")
+
+
+def _recipient(form: TransferForm, wallets: list[dict]) -> dict | None:
+    """The wallet the payment goes to, or None with the reason added to the form."""
+    source = next(w for w in wallets if w["id"] == form.cleaned_data["from_wallet"])
+    text = form.cleaned_data["recipient"].strip()
+    try:
+        wallet_id = UUID(text)
+    except ValueError:
+        found = remote.recipient_by_username(username=text.lstrip("@"), currency=source["currency"])
+        if found is None:
+            form.add_error("recipient", f"There is no user called “{text}”.")
+            return None
+        if found["wallet_id"] is None:
+            form.add_error("recipient", f"{found['username']} has no {source['currency']} wallet.")
+            return None
+    else:
+        found = remote.recipient_by_wallet(wallet_id=wallet_id)
+        if found is None:
+            form.add_error("recipient", "There is no wallet with this id.")
+            return None
+        if found["currency"] != source["currency"]:
+            form.add_error("recipient", f"That wallet holds {found['currency']}; yours holds {source['currency']}.")
+            return None
+    if found["wallet_id"] == source["id"]:
+        form.add_error("recipient", "That is the wallet you are paying from.")
+        return None
+    return {**found, "source": source}
+
+
+@require_http_methods(["GET", "POST"])
+@signin_required
+def transfer(request: HttpRequest) -> HttpResponse:
+    """Two steps on one URL: the form, then "You are sending …" with a Pay button. Both carry the
+    idempotency key made when the form was first shown, so every resubmit is the same payment."""
+    token = request.access_token
+    wallets = remote.wallets_list(token=token)
+    initial = {"idempotency_key": idempotency_key_new(), "from_wallet": request.GET.get("from", "")}
+    form = TransferForm(request.POST or None, wallets=wallets, initial=initial)
+    form.wallets = wallets
+    step = request.POST.get("step", "review")
+    if request.method == "POST" and form.is_valid() and step != "edit":
+        recipient = _recipient(form, wallets)
+        if recipient is not None and step == "pay":
+            try:
+                transaction = remote.movement_submit(
+                    token=token, kind="TRANSFER", from_wallet_id=recipient["source"]["id"],
+                    to_wallet_id=recipient["wallet_id"], amount=form.cleaned_data["amount"],
+                    key=form.cleaned_data["idempotency_key"],
+                )  # fmt: skip
+            except DownstreamError as error:
+                _errors_from(form, error)
+                form = _with_new_key(form)
+            else:
+                return redirect("pages:transaction", transaction_id=transaction["id"])
+        elif recipient is not None:
+            context = {"form": form, "recipient": recipient, "amount": form.cleaned_data["amount"]}
+            return render(request, "pages/transfer_confirm.html", context)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "pages/transfer.html", {"form": form, "has_wallets": bool(wallets)}, status=status)
+
+
+# --- Transactions -------------------------------------------------------------------------------
+
+TIMELINE = [("INITIATED", "Initiated"), ("RESERVED", "Funds reserved"), ("POSTED", "Posted to the ledger")]
+
+
+def timeline(transaction: dict) -> list[dict]:
+    """The saga's steps as far as the transaction's status proves them: SUCCESS means the ledger
+    posted it and the wallet captured it (decision 0005); FAILED ends the line with its reason."""
+    status = transaction["status"]
+    reached = {"INITIATED": 1, "RESERVED": 2, "SUCCESS": 4, "FAILED": 1}[status]
+    steps = [{"label": label, "done": index < reached} for index, (_, label) in enumerate(TIMELINE)]
+    if status == "FAILED":
+        steps = [steps[0]]
+        steps.append({"label": "Failed", "done": True, "failed": True, "reason": transaction.get("failure_reason")})
+    else:
+        steps.append({"label": "Succeeded", "done": status == "SUCCESS"})
+    steps[0]["at"] = transaction.get("created_at")
+    if status in ("SUCCESS", "FAILED"):
+        steps[-1]["at"] = transaction.get("updated_at")
+    return steps
+
+
+def _transaction_context(request: HttpRequest, transaction_id: UUID) -> dict:
+    transaction = remote.transaction_get(token=request.access_token, transaction_id=transaction_id)
+    return {"transaction": transaction, "timeline": timeline(transaction)}
+
+
+@signin_required
+def transaction_detail(request: HttpRequest, transaction_id: UUID) -> HttpResponse:
+    return render(request, "pages/transaction.html", _transaction_context(request, transaction_id))
+
+
+@signin_required
+def transaction_status(request: HttpRequest, transaction_id: UUID) -> HttpResponse:
+    """The badge and timeline alone: what static/js/live.js swaps in when the websocket says so."""
+    if not request.htmx:
+        return redirect("pages:transaction", transaction_id=transaction_id)
+    return render(request, "partials/transaction_status.html", _transaction_context(request, transaction_id))
