@@ -49,5 +49,9 @@ test-services:
 test-e2e:
 	$(BIN)/pytest -q tests
 
+# End-to-end benchmark on its own stack (or BENCH_GATEWAY_URL); options: make bench BENCH_ARGS="--duration 30"
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf .data

@@ -1,0 +1,104 @@
+"""The run's results as JSON, a markdown summary and a PNG plot, under bench/results/<timestamp>/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def write(folder: Path, report: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(report, indent=1, default=str))
+    (folder / "summary.md").write_text(markdown(report))
+    plot(folder / "timeline.png", report)
+
+
+def _fmt(value, unit="") -> str:
+    return "–" if value is None else f"{value:g}{unit}"
+
+
+def markdown(report: dict) -> str:
+    ceiling = report.get("ceiling") or {}
+    lines = [
+        f"# Benchmark {report['started_at']}",
+        "",
+        f"Machine: {report['machine']['cpus']} CPUs, {report['machine']['python']}; stack: {report['stack']}; "
+        f"{report['config']['users']} users, mix {report['config']['mix']}.",
+        "",
+        f"Ceiling: pgbench (TPC-B-like, {ceiling.get('clients')} clients, {ceiling.get('seconds')} s) "
+        f"**{_fmt(ceiling.get('tps'))} tps**.",
+        "",
+        "| phase | duration s | offered transfers/s | accepted/s (202) | completed/s (final) | completed / pgbench tps "
+        "| 202→final p50/p95/p99 ms | unfinished | unexpected errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for phase in report["phases"]:
+        final = phase["accepted_to_final"]
+        lines.append(
+            f"| {phase['name']} | {phase['duration_s']:.0f} | {_fmt(phase.get('offered_transfers_per_s'))} "
+            f"| {phase['accepted_per_s']:.1f} | {phase['completed_per_s']:.1f} | {_fmt(phase.get('ratio_to_pgbench'))} "
+            f"| {_fmt(final['p50_ms'])} / {_fmt(final['p95_ms'])} / {_fmt(final['p99_ms'])} "
+            f"| {phase['unfinished']} | {sum(phase['unexpected_errors'].values())} |"
+        )
+    for phase in report["phases"]:
+        lines += [
+            "",
+            f"## {phase['name']}",
+            "",
+            "| request | count | p50 ms | p95 ms | p99 ms | max ms |",
+            "|---|---|---|---|---|---|",
+        ]
+        for kind, s in phase["api_latency"].items():
+            lines.append(
+                f"| {kind} | {s['count']} | {_fmt(s['p50_ms'])} | {_fmt(s['p95_ms'])} | {_fmt(s['p99_ms'])} "
+                f"| {_fmt(s['max_ms'])} |"
+            )
+        lines += [
+            "",
+            f"Responses by code: {phase['responses']}. Unexpected errors: {phase['unexpected_errors'] or 'none'}. "
+            f"Websocket: {phase['ws_missed']} finals polled (not pushed), {phase['ws_errors']} socket errors.",
+            "",
+            f"CPU: machine {phase['machine_cores_busy']} cores busy of {report['machine']['cpus']}, load average "
+            f"{', '.join(f'{v:.1f}' for v in phase['load_average'])}; by process (cores, phase average): "
+            + ", ".join(f"{k} {v}" for k, v in sorted(phase["cpu_cores"].items(), key=lambda kv: -kv[1])[:14]),
+        ]
+        if phase.get("shed"):
+            lines.append(f"\nOpen loop shed {phase['shed']} arrivals (more than the in-flight cap waiting).")
+    targets = report.get("targets")
+    if targets:
+        lines += ["", "## Targets (issue)", ""]
+        for name, target in targets.items():
+            lines.append(
+                f"- {name}: {target['value']} (target {target['target']}) → **{'met' if target['met'] else 'NOT met'}**"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def plot(path: Path, report: dict) -> None:
+    phases = report["phases"]
+    fig, axes = plt.subplots(2, len(phases), figsize=(6 * len(phases), 7), squeeze=False)
+    for column, phase in enumerate(phases):
+        series = phase["series"]
+        seconds = list(range(len(series["accepted"])))
+        top, bottom = axes[0][column], axes[1][column]
+        top.plot(seconds, series["accepted"], label="accepted (202)/s")
+        top.plot(seconds, series["completed"], label="completed (final)/s")
+        top.plot(seconds, series["requests"], label="all requests/s", alpha=0.5)
+        top.set_title(f"{phase['name']}: throughput")
+        top.set_xlabel("s")
+        top.legend(fontsize=8)
+        bottom.plot(seconds, series["final_p99_ms"], label="202→final p99 ms")
+        bottom.plot(seconds, series["final_p50_ms"], label="202→final p50 ms")
+        bottom.plot(seconds, series["api_p99_ms"], label="API p99 ms (all kinds)")
+        bottom.set_title(f"{phase['name']}: latency")
+        bottom.set_xlabel("s")
+        bottom.set_yscale("log")
+        bottom.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
