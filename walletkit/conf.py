@@ -30,6 +30,9 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
 KAFKA_PARTITIONS = env.int("KAFKA_PARTITIONS", default=8)
 KAFKA_DELIVERY_TIMEOUT_MS = env.int("KAFKA_DELIVERY_TIMEOUT_MS", default=10000)
+# The relay republishes what it sent in this many seconds when the broker forgets (decision 0006).
+OUTBOX_REPUBLISH_WINDOW = env.float("OUTBOX_REPUBLISH_WINDOW", default=600.0)
+OUTBOX_AMNESIA_CHECK_SECONDS = env.float("OUTBOX_AMNESIA_CHECK_SECONDS", default=3.0)
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:16379/0")
 
 KEYS_DIR = DATA_DIR / "keys"

@@ -17,6 +17,7 @@ HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests served", ["method"
 HTTP_LATENCY = Histogram("http_request_seconds", "HTTP request latency", ["method"])
 EVENTS_PUBLISHED = Counter("outbox_events_published_total", "Outbox events acknowledged by the broker", ["topic"])
 PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Outbox deliveries the broker did not acknowledge")
+BROKER_AMNESIA = Counter("outbox_broker_amnesia_total", "Times the relay found the broker had lost acked events")
 EVENTS_CONSUMED = Counter("consumer_events_total", "Events handled by a consumer", ["consumer", "outcome"])
 CONSUMER_LAG = Gauge(
     "consumer_lag", "Messages behind the high watermark", ["consumer", "partition"], multiprocess_mode="livemax"

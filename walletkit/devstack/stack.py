@@ -168,15 +168,25 @@ class Stack:
             self._start_server(spec, stop_signal=signal.SIGINT)  # SIGINT = postgres "fast" shutdown
             infra.wait_for_postgres(config.postgres_port)
         if not config.kafka_bootstrap_servers:
-            self._start_server(infra.broker_spec(config.broker_port))
+            self._start_server(infra.broker_spec(config.broker_port), on_restart=self.broker_restarted)
         if not config.redis_url:
             self._start_server(infra.redis_spec(config.data_dir / "redis", config.redis_port))
 
-    def _start_server(self, spec: infra.ServerSpec, stop_signal: int = signal.SIGTERM) -> None:
+    def _start_server(self, spec: infra.ServerSpec, stop_signal: int = signal.SIGTERM, on_restart=None) -> None:
         self.supervisor.start(
-            ProcessSpec(name=f"infra-{spec.name}", argv=spec.argv, user=spec.user, stop_signal=stop_signal)
-        )
+            ProcessSpec(
+                name=f"infra-{spec.name}", argv=spec.argv, user=spec.user, stop_signal=stop_signal,
+                on_restart=on_restart,
+            )
+        )  # fmt: skip
         infra.wait_for_port(spec.port)
+
+    def broker_restarted(self) -> None:
+        """The embedded broker came back empty: create the topics with the configured partitions
+        at once (clients' metadata requests would auto-create them with the broker's default).
+        The relays notice the lost events themselves and republish them (decision 0006)."""
+        infra.wait_for_port(self.config.broker_port, timeout=30)
+        infra.topics_ensure(self.config.bootstrap, ALL_TOPICS, partitions=self.config.kafka_partitions)
 
     def prepare(self) -> None:
         """Databases, topics (before any client can auto-create them), migrations — all idempotent."""

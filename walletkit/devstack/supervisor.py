@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,9 @@ class ProcessSpec:
     env: dict[str, str] = field(default_factory=dict)
     user: str | None = None
     stop_signal: int = signal.SIGTERM
+    # Run (in a thread, best effort) after the supervisor restarted the process on its own, e.g.
+    # re-create the topics a memory-only broker forgot before clients auto-create them wrongly.
+    on_restart: Callable[[], None] | None = None
 
 
 @dataclass
@@ -100,6 +104,17 @@ class Supervisor:
                     entry.popen = self._spawn(entry.spec)
                     entry.started_at = time.monotonic()
                     self._write_state()
+                    if entry.spec.on_restart:
+                        self._run_hook(name, entry.spec.on_restart)
+
+    def _run_hook(self, name: str, hook: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                hook()
+            except Exception as exc:  # best effort: the process itself is running again
+                self.echo(f"[supervisor] {name} restart hook failed: {exc}")
+
+        threading.Thread(target=run, name=f"{name}-restart-hook", daemon=True).start()
 
     def stop_one(self, name: str, *, timeout: float = 10.0) -> None:
         """Stop a process for good (it is not restarted)."""

@@ -5,6 +5,13 @@ Several relays may run against one table: each claims a batch with
 acknowledged and the rows are marked, so no row is in flight in two relays at once.
 A relay killed mid-batch leaves its rows unpublished; the next claim sends them again
 and consumers drop the duplicates by event id.
+
+Broker amnesia (decision 0006): a broker that loses what it acknowledged (Tansu's memory storage
+on restart, a lost unreplicated disk) also loses events consumers had not read yet. The relay
+remembers the highest offset acknowledged per partition; when a later delivery report lands at
+or below it, or a partition's high watermark falls below it, the broker forgot, and the relay
+marks everything it published in the last ``OUTBOX_REPUBLISH_WINDOW`` seconds for sending again
+(consumers dedupe by event id).
 """
 
 from __future__ import annotations
@@ -12,17 +19,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import F
 
 from walletkit import metrics
-from walletkit.kafka import producer_create
+from walletkit.kafka import consumer_create, producer_create
 from walletkit.outbox.models import OutboxEvent
-from walletkit.outbox.services import NOTIFY_CHANNEL
+from walletkit.outbox.services import NOTIFY_CHANNEL, outbox_republish
 from walletkit.shutdown import ShutdownFlag
 
 logger = logging.getLogger(__name__)
@@ -37,6 +45,12 @@ class OutboxRelay:
         self.poll_interval = poll_interval  # the fallback when a NOTIFY was missed, not the clock
         self.producer = producer_create()
         self.failures = 0
+        self.acked: dict[tuple[str, int], int] = {}  # (topic, partition) → highest offset acknowledged
+        self.amnesia = False
+        self.check_every = float(getattr(settings, "OUTBOX_AMNESIA_CHECK_SECONDS", 3.0))
+        self.republish_window = float(getattr(settings, "OUTBOX_REPUBLISH_WINDOW", 600.0))
+        self._next_check = time.monotonic() + self.check_every
+        self._watermarks = None  # a consumer used only to ask for high watermarks; made on first use
 
     def run(self) -> None:
         listener = None
@@ -44,6 +58,7 @@ class OutboxRelay:
             try:
                 listener = listener or self._listen()
                 close_old_connections()
+                self.amnesia_repair()
                 published, failed = self.relay_batch()
                 if failed:
                     self._back_off()
@@ -57,6 +72,42 @@ class OutboxRelay:
                 self._back_off()
         self._close(listener)
         self.producer.flush(5)
+        if self._watermarks is not None:
+            self._watermarks.close()
+
+    def amnesia_repair(self) -> int:
+        """If the broker forgot acknowledged events, mark the recent window for republishing."""
+        if not self.amnesia and time.monotonic() >= self._next_check:
+            self._next_check = time.monotonic() + self.check_every
+            self.amnesia = self._watermark_fell()
+        if not self.amnesia:
+            return 0
+        since = datetime.now(UTC) - timedelta(seconds=self.republish_window)
+        count = outbox_republish(published_since=since)
+        logger.warning("broker lost acknowledged events; republishing", extra={"republished": count})
+        metrics.BROKER_AMNESIA.inc()
+        self.acked.clear()
+        self.amnesia = False
+        self.producer = producer_create()  # an idempotent producer is wedged after such a restart
+        return count
+
+    def _watermark_fell(self) -> bool:
+        if not self.acked:
+            return False
+        if self._watermarks is None:
+            self._watermarks = consumer_create(group_id=f"{settings.SERVICE_NAME}-relay-watermarks")
+        for (topic, partition), offset in list(self.acked.items()):
+            try:
+                _low, high = self._watermarks.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=2, cached=False
+                )
+            except KafkaException as exc:
+                if exc.args[0].code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION):
+                    return True  # the topic itself is gone
+                return False  # the broker is unreachable right now: ask again next time
+            if high <= offset:
+                return True
+        return False
 
     def relay_batch(self) -> tuple[int, int]:
         """Publish one claimed batch. Returns (published, failed)."""
@@ -94,10 +145,17 @@ class OutboxRelay:
         pending = {row_id for row_id, *_ in rows}
 
         def on_delivery(row_id: int):
-            def callback(err, _msg):
+            def callback(err, msg):
                 pending.discard(row_id)
                 if err is not None:
                     errors[row_id] = str(err)
+                    return
+                partition = (msg.topic(), msg.partition())
+                # Offsets in a partition only grow: landing at or below one already acknowledged
+                # means the broker started over.
+                if msg.offset() <= self.acked.get(partition, -1):
+                    self.amnesia = True
+                self.acked[partition] = msg.offset()
 
             return callback
 
@@ -131,7 +189,7 @@ class OutboxRelay:
     def _wait_for_notify(self, listener) -> None:
         """Sleep until a commit NOTIFYs, the poll interval passes, or shutdown is asked."""
         waited = 0.0
-        while waited < self.poll_interval and not self.shutdown.requested:
+        while waited < self.poll_interval and not self.shutdown.requested and time.monotonic() < self._next_check:
             # list(): each notifies() generator holds the connection's (non-reentrant) lock until it is
             # exhausted, so the next one may only start after it; nesting them deadlocks the relay.
             if list(listener.notifies(timeout=0.5, stop_after=1)):

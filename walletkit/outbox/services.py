@@ -36,6 +36,7 @@ def outbox_republish(
     since: datetime | None = None,
     first_id: int | None = None,
     last_id: int | None = None,
+    published_since: datetime | None = None,
 ) -> int:
     """Mark already-published rows unpublished so the relay sends them again.
 
@@ -47,6 +48,8 @@ def outbox_republish(
         rows = rows.filter(key=key)
     if since is not None:
         rows = rows.filter(created_at__gte=since)
+    if published_since is not None:
+        rows = rows.filter(published_at__gte=published_since)
     if first_id is not None:
         rows = rows.filter(id__gte=first_id)
     if last_id is not None:
