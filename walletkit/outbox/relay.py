@@ -11,7 +11,9 @@ on restart, a lost unreplicated disk) also loses events consumers had not read y
 remembers the highest offset acknowledged per partition; when a later delivery report lands at
 or below it, or a partition's high watermark falls below it, the broker forgot, and the relay
 marks everything it published in the last ``OUTBOX_REPUBLISH_WINDOW`` seconds for sending again
-(consumers dedupe by event id).
+(consumers dedupe by event id). Tansu reports a high watermark of the last *batch's* base offset
++ 1, not the last offset + 1, so the watermark is compared with the lowest offset of the relay's
+latest round on that partition (a batch base at most), never with its highest.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class OutboxRelay:
         self.producer = producer_create()
         self.failures = 0
         self.acked: dict[tuple[str, int], int] = {}  # (topic, partition) → highest offset acknowledged
+        self.floor: dict[tuple[str, int], int] = {}  # (topic, partition) → lowest offset of the latest round
         self.amnesia = False
         self.check_every = float(getattr(settings, "OUTBOX_AMNESIA_CHECK_SECONDS", 3.0))
         self.republish_window = float(getattr(settings, "OUTBOX_REPUBLISH_WINDOW", 600.0))
@@ -87,16 +90,17 @@ class OutboxRelay:
         logger.warning("broker lost acknowledged events; republishing", extra={"republished": count})
         metrics.BROKER_AMNESIA.inc()
         self.acked.clear()
+        self.floor.clear()
         self.amnesia = False
         self.producer = producer_create()  # an idempotent producer is wedged after such a restart
         return count
 
     def _watermark_fell(self) -> bool:
-        if not self.acked:
+        if not self.floor:
             return False
         if self._watermarks is None:
             self._watermarks = consumer_create(group_id=f"{settings.SERVICE_NAME}-relay-watermarks")
-        for (topic, partition), offset in list(self.acked.items()):
+        for (topic, partition), offset in list(self.floor.items()):
             try:
                 _low, high = self._watermarks.get_watermark_offsets(
                     TopicPartition(topic, partition), timeout=2, cached=False
@@ -143,6 +147,7 @@ class OutboxRelay:
         """Produce every row and wait for the broker's verdict on each. Returns {row id: error}."""
         errors: dict[int, str] = {}
         pending = {row_id for row_id, *_ in rows}
+        round_floor: dict[tuple[str, int], int] = {}
 
         def on_delivery(row_id: int):
             def callback(err, msg):
@@ -156,6 +161,7 @@ class OutboxRelay:
                 if msg.offset() <= self.acked.get(partition, -1):
                     self.amnesia = True
                 self.acked[partition] = msg.offset()
+                round_floor[partition] = min(msg.offset(), round_floor.get(partition, msg.offset()))
 
             return callback
 
@@ -175,6 +181,7 @@ class OutboxRelay:
             self.producer.flush(0.5)
         for row_id in pending:
             errors[row_id] = "no delivery report before the deadline"
+        self.floor.update(round_floor)
         return errors
 
     def _listen(self):

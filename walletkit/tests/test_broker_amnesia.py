@@ -13,7 +13,9 @@ from prometheus_client import REGISTRY
 
 from walletkit.devstack import infra
 from walletkit.events import ALL_TOPICS, dead_letter_topic
+from walletkit.outbox.relay import OutboxRelay
 from walletkit.outbox.services import outbox_backlog
+from walletkit.shutdown import ShutdownFlag
 from walletkit.testing.waiting import wait_until
 from walletkit.tests.conftest import KIT_TOPIC, kit_envelope, outbox_write
 from walletkit.tests.kitapp.models import Effect
@@ -55,3 +57,17 @@ def test_events_acked_then_lost_by_a_broker_restart_are_republished(relay_start,
     wait_until(lambda: all(effects(event.event_id) for event in unread), timeout=60, message="the lost events applied")
     assert [effects(event.event_id) for event in unread] == [1] * len(unread)
     assert effects(before.event_id) == 1  # republished too (it is in the window), applied once
+
+
+def test_a_healthy_broker_is_never_taken_for_an_amnesiac():
+    """Tansu's high watermark is the last batch's base offset + 1: comparing it with the highest
+    acknowledged offset would republish the whole window every few seconds."""
+    relay = OutboxRelay(shutdown=ShutdownFlag())
+    try:
+        for _ in range(3):
+            outbox_write(*(kit_envelope() for _ in range(40)))  # one batch per partition, several records each
+            assert relay.relay_batch() == (40, 0)
+            assert not relay.amnesia
+            assert not relay._watermark_fell()
+    finally:
+        relay.producer.flush(5)
