@@ -14,6 +14,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 from websockets.asyncio.client import connect as ws_connect
@@ -145,7 +146,20 @@ class Workload:
 
     async def fund(self, amount: str) -> None:
         """Deposit ``amount`` into every user's wallet and wait until every deposit is SUCCESS."""
-        results = await asyncio.gather(*(self._money_post(u, "deposit", amount=amount) for u in self.users))
+        gate = asyncio.Semaphore(4)
+
+        async def one(user: User) -> Result:
+            # A 503 means the movement did not start (API.md): retry with the same key, a few at a time.
+            key = str(uuid.uuid4())
+            async with gate:
+                for _attempt in range(10):
+                    result = await self._money_post(user, "deposit", amount=amount, key=key)
+                    if result.status != 503:
+                        break
+                    await asyncio.sleep(1)
+            return result
+
+        results = await asyncio.gather(*(one(u) for u in self.users))
         ids = [r.transaction_id for r in results]
         if any(r.status != 202 for r in results):
             raise RuntimeError(f"funding failed: {sorted({(r.status, r.code) for r in results})}")
@@ -170,10 +184,13 @@ class Workload:
         for tid in ids:
             user = owner.get(tid) or self.users[0]
             response = await self.client.get(f"/transactions/{tid}", headers=user.headers)
-            status = response.json().get("status") if response.status_code == 200 else None
+            body = response.json() if response.status_code == 200 else {}
+            status = body.get("status")
             if status in FINAL:
-                # final but never pushed: counted as completed when polled, flagged in the report
-                self.recorder.finals.setdefault(tid, (time.monotonic(), status))
+                # final but never pushed: its time is the server's updated_at (on this machine's clock),
+                # not the moment we polled; flagged in the report
+                updated = datetime.fromisoformat(body["updated_at"].replace("Z", "+00:00")).timestamp()
+                self.recorder.finals.setdefault(tid, (updated - time.time() + time.monotonic(), status))
                 self.recorder.ws_missed += 1
             else:
                 unfinished.append(tid)
@@ -196,7 +213,9 @@ class Workload:
         params = {"limit": 20} if kind == "history" else None
         return await self._request(kind, "GET", path, user, params=params, started=started)
 
-    async def _money_post(self, user: User, kind: str, *, amount: str, to_wallet_id=None, started=None) -> Result:
+    async def _money_post(
+        self, user: User, kind: str, *, amount: str, to_wallet_id=None, started=None, key=None
+    ) -> Result:
         if kind == "deposit":
             path, body = f"/wallets/{user.wallet_id}/deposits", {"amount": amount}
         else:
@@ -204,7 +223,7 @@ class Workload:
                 "/transfers",
                 {"from_wallet_id": user.wallet_id, "to_wallet_id": to_wallet_id, "amount": amount},
             )
-        headers = {**user.headers, "Idempotency-Key": str(uuid.uuid4())}
+        headers = {**user.headers, "Idempotency-Key": key or str(uuid.uuid4())}
         return await self._request(kind, "POST", path, user, json=body, headers=headers, started=started)
 
     async def _request(self, kind, method, path, user, *, headers=None, started=None, **kwargs) -> Result:
