@@ -18,7 +18,7 @@ TRANSACTION_KEYS = {
 }  # fmt: skip
 ENTRY_KEYS = {
     "id", "transaction_id", "wallet_id", "type", "direction", "amount", "currency", "counterparty_wallet_id",
-    "status", "occurred_at",
+    "status", "occurred_at", "failure_reason", "updated_at",
 }  # fmt: skip
 
 
