@@ -26,7 +26,9 @@ PHONE = {"width": 390, "height": 844}
 RECORD_VIOLATIONS = """
 window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation', function (e) {
-  window.__cspViolations.push(location.pathname + ': ' + e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber + ' ' + (e.sample || ''));
+  window.__cspViolations.push(
+    [location.pathname, e.violatedDirective, e.blockedURI, e.sourceFile + ':' + e.lineNumber, e.sample].join(' ')
+  );
 });
 """
 

@@ -132,13 +132,14 @@ def test_sign_up_deposit_pay_and_watch_the_status_turn_live(stack, gateway_url, 
 
     frames: list[str] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+    page.on("websocket", lambda ws: frames.append(f"opened {ws.url}"))
     # The ledger's consumer waits, so the page is certain to open on a transfer still in flight.
     with paused(stack, "ledger-consumer-wallet-events"):
         page.get_by_role("button", name=re.compile("^Pay ")).click()
         expect(page).to_have_url(re.compile(r"/transactions/[0-9a-f-]{36}$"))
         badge = page.locator("#tx-badge")
         expect(badge).to_have_text(re.compile("INITIATED|RESERVED"))
-        wait_until(lambda: any('"auth.ok"' in frame for frame in frames), timeout=15, message="websocket subscribed")
+        wait_until(lambda: any("auth.ok" in frame for frame in frames), timeout=15, message=f"subscribed: {frames}")
         transaction_id = page.url.rsplit("/", 1)[1]
         page.evaluate("window.__sameDocument = true")
         navigations: list[str] = []

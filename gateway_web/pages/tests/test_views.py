@@ -1,0 +1,115 @@
+"""Page views against a real HTTP stand-in for the services (conftest ``downstream``)."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from accounts.tokens import TokenObtainSerializer
+from conftest import PASSWORD
+from django.conf import settings
+from django.test import Client
+
+WALLET = {
+    "id": "11111111-1111-1111-1111-111111111111", "owner_id": 1, "name": "Main", "currency": "USD",
+    "balance": "70.0000", "held": "0.0000", "available": "70.0000", "created_at": "2026-01-01T00:00:00Z",
+}  # fmt: skip
+ENTRY = {
+    "id": 1, "transaction_id": "22222222-2222-2222-2222-222222222222", "wallet_id": WALLET["id"], "type": "DEPOSIT",
+    "direction": "CREDIT", "amount": "100.0000", "currency": "USD", "counterparty_wallet_id": None,
+    "status": "SUCCESS", "occurred_at": "2026-01-01T00:00:00Z",
+}  # fmt: skip
+
+
+@pytest.fixture
+def browser() -> Client:
+    return Client()
+
+
+def signed_in(browser: Client, user) -> Client:
+    refresh = TokenObtainSerializer.get_token(user)
+    browser.cookies[settings.JWT_ACCESS_COOKIE] = str(refresh.access_token)
+    browser.cookies[settings.JWT_REFRESH_COOKIE] = str(refresh)
+    return browser
+
+
+def test_pages_carry_a_strict_content_security_policy(browser, db):
+    policy = browser.get("/login")["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "connect-src 'self' ws://testserver wss://testserver" in policy
+
+
+def test_wrong_password_is_an_error_in_the_form_and_sets_no_cookie(browser, user):
+    response = browser.post("/login", {"username": user.username, "password": "wrong-password-here"})
+    assert response.status_code == 400
+    assert b"Wrong username or password." in response.content
+    assert settings.JWT_ACCESS_COOKIE not in response.cookies
+
+
+def test_login_sets_httponly_lax_cookies(browser, user):
+    response = browser.post("/login", {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302
+    for name in (settings.JWT_ACCESS_COOKIE, settings.JWT_REFRESH_COOKIE):
+        assert response.cookies[name]["httponly"] and response.cookies[name]["samesite"] == "Lax"
+
+
+def test_anonymous_visitor_is_sent_to_login(browser, db):
+    response = browser.get("/transfer")
+    assert response.status_code == 302 and response["Location"] == "/login?next=%2Ftransfer"
+
+
+def test_expired_access_token_is_renewed_from_the_refresh_cookie(browser, user, downstream):
+    downstream.answer("GET", "/wallets", 200, [WALLET])
+    downstream.answer("GET", f"/wallets/{WALLET['id']}/history", 200, {"results": [ENTRY], "next": None})
+    downstream.answer("GET", "/activity", 200, {"results": [ENTRY], "next": None})
+    signed_in(browser, user)
+    key = settings.SIMPLE_JWT["SIGNING_KEY"]
+    expired = {"user_id": user.id, "is_staff": False, "token_type": "access", "exp": int(time.time()) - 5}
+    browser.cookies[settings.JWT_ACCESS_COOKIE] = jwt.encode(expired, key, algorithm="RS256")
+    response = browser.get("/")
+    assert response.status_code == 200
+    assert b"70.00" in response.content
+    renewed = response.cookies[settings.JWT_ACCESS_COOKIE].value
+    assert jwt.decode(renewed, options={"verify_signature": False})["exp"] > time.time()
+    assert downstream.requests[0].headers["Authorization"] == f"Bearer {renewed}"
+
+
+def test_staff_page_is_not_found_for_other_users(browser, user, downstream):
+    response = signed_in(browser, user).get("/staff/reconciliation")
+    assert response.status_code == 404
+    assert downstream.requests == []
+
+
+def test_staff_page_shows_runs_from_the_ledger(browser, user_make, downstream):
+    staff = user_make("olga", is_staff=True)
+    run = {"id": 7, "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:00:01Z", "status": "CLEAN",
+           "trigger": "staff:1", "totals": {}, "counts": {"findings": 0}, "error": ""}  # fmt: skip
+    downstream.answer("GET", "/reconciliation/runs", 200, {"results": [run], "next": None})
+    downstream.answer("GET", "/reconciliation/runs/7", 200, {**run, "findings": []})
+    downstream.answer("GET", "/reconciliation/totals", 200, {"run_id": 7, "finished_at": None, "totals": {}})
+    downstream.answer("GET", "/reconciliation/stuck-sagas", 200, {"results": [], "older_than": 40})
+    downstream.answer("GET", "/reconciliation/dead-letters", 200, {"wallet": []})
+    downstream.answer("GET", "/reconciliation/operations", 200, {"wallet": {"outbox_backlog": 0, "consumer_lag": {}}})
+    response = signed_in(browser, staff).get("/staff/reconciliation")
+    assert response.status_code == 200
+    assert b"#7" in response.content and b"No findings" in response.content
+
+
+def test_transfer_review_names_the_recipient_then_pays_with_the_form_key(browser, user_make, downstream):
+    payer, payee = user_make("paula"), user_make("quinn")
+    other = {**WALLET, "id": "33333333-3333-3333-3333-333333333333", "owner_id": payee.id}
+    downstream.routes[("GET", "/wallets")] = lambda r: (200, [WALLET] if r.claims.get("token_type") else [other])
+    transaction = {"id": "44444444-4444-4444-4444-444444444444", "status": "RESERVED"}
+    downstream.answer("POST", "/transactions", 202, transaction)
+    signed_in(browser, payer)
+    form = {"from_wallet": WALLET["id"], "recipient": "quinn", "amount": "30.00", "idempotency_key": "k-1"}
+    review = browser.post("/transfer", form)
+    assert b"You are sending <strong>30.00 USD</strong> to <strong>quinn</strong>" in review.content
+    assert not [r for r in downstream.requests if r.method == "POST"]
+    paid = browser.post("/transfer", {**form, "step": "pay"})
+    assert paid.status_code == 302 and paid["Location"] == f"/transactions/{transaction['id']}"
+    sent = [r for r in downstream.requests if r.method == "POST"][0].body
+    assert sent["idempotency_key"] == "k-1" and sent["to_wallet_id"] == other["id"] and sent["amount"] == "30.0000"
