@@ -54,6 +54,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
         "runs": runs,
         "run": run,
         "bars": charts.findings_bars(runs),
+        "findings_total": sum((run.get("counts") or {}).get("findings", 0) for run in runs),
         "totals": _section(request, "/reconciliation/totals"),
         "stuck": _section(request, "/reconciliation/stuck-sagas"),
         "dead_letters": _section(request, "/reconciliation/dead-letters"),
