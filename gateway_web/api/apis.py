@@ -19,7 +19,6 @@ from rest_framework.views import APIView
 
 from api import client
 from api.shapes import (
-    AmountField,
     ErrorSerializer,
     HistoryEntrySerializer,
     HistoryPageSerializer,
@@ -31,6 +30,7 @@ from api.shapes import (
 )
 from api.throttling import ScopedThrottle
 from walletkit.errors import ApiError
+from walletkit.fields import AmountField
 from walletkit.health import database_ready
 from walletkit.money import InvalidCurrency, currency_parse
 

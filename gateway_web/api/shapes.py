@@ -5,8 +5,6 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from walletkit.money import InvalidAmount, amount_parse
-
 TRANSACTION_TYPES = ["DEPOSIT", "WITHDRAWAL", "TRANSFER"]
 TRANSACTION_STATUSES = ["INITIATED", "RESERVED", "SUCCESS", "FAILED"]
 DIRECTIONS = ["CREDIT", "DEBIT"]
@@ -15,20 +13,6 @@ DIRECTIONS = ["CREDIT", "DEBIT"]
 @extend_schema_field({"type": "string", "pattern": r"^\d+\.\d{4}$", "example": "12.5000"})
 class AmountOutField(serializers.CharField):
     """A decimal string with 4 fraction digits, as the services format it."""
-
-
-@extend_schema_field({"type": "string", "example": "12.50", "description": "Positive, at most 4 fraction digits."})
-class AmountField(serializers.Field):
-    """A client amount: refused, never rounded, when it is not exactly representable (walletkit.money)."""
-
-    def to_internal_value(self, data):
-        try:
-            return amount_parse(data)
-        except InvalidAmount as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
-    def to_representation(self, value):
-        return str(value)
 
 
 class WalletSerializer(serializers.Serializer):

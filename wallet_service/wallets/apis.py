@@ -9,33 +9,9 @@ from rest_framework.views import APIView
 
 from walletkit.auth import IsInternalService
 from walletkit.errors import ApiError
-from walletkit.money import InvalidAmount, InvalidCurrency, amount_format, amount_parse, currency_parse
+from walletkit.fields import AmountField, CurrencyField
 from wallets import selectors, services
 from wallets.models import Hold
-
-
-class AmountField(serializers.Field):
-    """A positive decimal string with at most 4 fraction digits; refused, never rounded."""
-
-    def to_internal_value(self, data):
-        try:
-            return amount_parse(data)
-        except InvalidAmount as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
-    def to_representation(self, value):
-        return amount_format(value)
-
-
-class CurrencyField(serializers.Field):
-    def to_internal_value(self, data):
-        try:
-            return currency_parse(data)
-        except InvalidCurrency as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
-    def to_representation(self, value):
-        return value
 
 
 class WalletOutputSerializer(serializers.Serializer):
