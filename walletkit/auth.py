@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jwt
 from django.conf import settings
+from jwt.algorithms import RSAAlgorithm
 from rest_framework import authentication, exceptions, permissions
 
 SERVICE_TOKEN_SECONDS = 60
@@ -41,8 +42,10 @@ def _read_key(value: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _key(setting: str) -> str:
-    return _read_key(getattr(settings, setting))
+def _key(setting: str):
+    """The key of ``setting``, parsed once per process: PyJWT given a PEM string re-parses it on every
+    call, and loading the RSA private key was 38% of transaction_service's CPU (docs/benchmark.md)."""
+    return RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(_read_key(getattr(settings, setting)))
 
 
 def user_token_verify(token: str) -> Principal:
