@@ -111,11 +111,22 @@ def _money_conserved(stack: Stack) -> list[str]:
             " FROM transaction WHERE status = 'SUCCESS' GROUP BY currency",
         )
     )
+    # Staff adjustments (reconciliation repairs) are money entered by hand, with a journal entry of their own.
+    adjusted = dict(
+        query(
+            stack,
+            "ledger",
+            "SELECT p.currency, sum(p.amount) FROM ledger_posting p JOIN ledger_journal_entry e ON e.id = p.entry_id"
+            " JOIN ledger_account a ON a.id = p.account_id WHERE e.type = 'ADJUSTMENT' AND a.kind = 'WALLET'"
+            " GROUP BY p.currency",
+        )
+    )
     held = dict(query(stack, "wallet", "SELECT currency, sum(balance) FROM wallet GROUP BY currency"))
-    for currency in flows.keys() | held.keys():
-        if flows.get(currency, Decimal(0)) != held.get(currency, Decimal(0)):
+    for currency in flows.keys() | held.keys() | adjusted.keys():
+        expected = flows.get(currency, Decimal(0)) + adjusted.get(currency, Decimal(0))
+        if expected != held.get(currency, Decimal(0)):
             found.append(
-                f"{currency}: deposits − withdrawals = {flows.get(currency)}, wallets hold {held.get(currency)}"
+                f"{currency}: deposits − withdrawals + adjustments = {expected}, wallets hold {held.get(currency)}"
             )
     return found
 

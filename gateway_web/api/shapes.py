@@ -36,6 +36,8 @@ class TransactionSerializer(serializers.Serializer):
     failure_reason = serializers.CharField(allow_blank=True, allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    reserved_at = serializers.DateTimeField(allow_null=True, required=False, help_text="When funds were reserved.")
+    posted_at = serializers.DateTimeField(allow_null=True, required=False, help_text="When the ledger posted it.")
 
 
 class HistoryEntrySerializer(serializers.Serializer):

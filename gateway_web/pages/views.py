@@ -322,21 +322,22 @@ def transfer(request: HttpRequest) -> HttpResponse:
 
 # --- Transactions -------------------------------------------------------------------------------
 
-TIMELINE = [("INITIATED", "Initiated"), ("RESERVED", "Funds reserved"), ("POSTED", "Posted to the ledger")]
+TIMELINE = [("created_at", "Initiated"), ("reserved_at", "Funds reserved"), ("posted_at", "Posted to the ledger")]
 
 
 def timeline(transaction: dict) -> list[dict]:
-    """The saga's steps as far as the transaction's status proves them: SUCCESS means the ledger
-    posted it and the wallet captured it (decision 0005); FAILED ends the line with its reason."""
+    """The saga's steps with the times transaction_service recorded: SUCCESS means the ledger posted
+    it and the wallet captured it (decision 0005); FAILED ends the line with its reason."""
     status = transaction["status"]
-    reached = {"INITIATED": 1, "RESERVED": 2, "SUCCESS": 4, "FAILED": 1}[status]
-    steps = [{"label": label, "done": index < reached} for index, (_, label) in enumerate(TIMELINE)]
+    steps = [
+        {"label": label, "at": transaction.get(field), "done": bool(transaction.get(field)) or status == "SUCCESS"}
+        for field, label in TIMELINE
+    ]
     if status == "FAILED":
-        steps = [steps[0]]
+        steps = [step for step in steps if step["at"]]  # a refusal ends the saga wherever it was
         steps.append({"label": "Failed", "done": True, "failed": True, "reason": transaction.get("failure_reason")})
     else:
         steps.append({"label": "Succeeded", "done": status == "SUCCESS"})
-    steps[0]["at"] = transaction.get("created_at")
     if status in ("SUCCESS", "FAILED"):
         steps[-1]["at"] = transaction.get("updated_at")
     return steps

@@ -29,6 +29,8 @@ class TransactionOutputSerializer(serializers.Serializer):
     failure_reason = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    reserved_at = serializers.DateTimeField(allow_null=True, help_text="When the wallet reserved the funds.")
+    posted_at = serializers.DateTimeField(allow_null=True, help_text="When the ledger posted the entry.")
 
     def to_representation(self, instance):
         # One shape for the API, the stored first response and the outbox event.

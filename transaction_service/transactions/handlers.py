@@ -1,6 +1,7 @@
 """Kafka event handlers: parse the envelope, call one service. Run inside the inbox transaction."""
 
 import logging
+from datetime import datetime
 from uuid import UUID
 
 from transactions.models import Transaction, TransactionStatus, TransactionType
@@ -14,7 +15,7 @@ def ledger_event_handle(envelope: Envelope) -> None:
     """LedgerRejected → FAILED(reason). LedgerPosted only confirms the reservation (and reveals a
     contradiction if the transaction already FAILED): SUCCESS waits for the wallet's capture (decision 0005)."""
     if envelope.event_type == EventType.LEDGER_POSTED:
-        _advance(envelope, TransactionStatus.RESERVED)
+        _advance(envelope, TransactionStatus.RESERVED, posted_at=datetime.fromisoformat(envelope.occurred_at))
     elif envelope.event_type == EventType.LEDGER_REJECTED:
         _advance(envelope, TransactionStatus.FAILED, envelope.payload.get("reason") or "ledger_rejected")
 
@@ -27,7 +28,7 @@ def wallet_event_handle(envelope: Envelope) -> None:
         _advance(envelope, TransactionStatus.FAILED, envelope.payload.get("reason") or "released")
 
 
-def _advance(envelope: Envelope, status: str, reason: str | None = None) -> None:
+def _advance(envelope: Envelope, status: str, reason: str | None = None, posted_at: datetime | None = None) -> None:
     """Idempotent: the advance is monotonic, so duplicates and late news change nothing."""
     if envelope.transaction_id is None:
         logger.warning("event without transaction id", extra={"event_id": envelope.event_id})
@@ -42,6 +43,7 @@ def _advance(envelope: Envelope, status: str, reason: str | None = None) -> None
             reason=reason,
             currency=payload.get("currency"),
             counterparty_owner_id=int(receiver) if receiver is not None else None,
+            posted_at=posted_at,
         )
     except Transaction.DoesNotExist:
         # Another coordinator's transaction, or one this database lost: nothing here to advance.

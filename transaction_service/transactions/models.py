@@ -47,6 +47,9 @@ class Transaction(models.Model):
     response_body = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The saga's timeline: when the wallet reserved and when the ledger posted (null until then).
+    reserved_at = models.DateTimeField(null=True, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
     # The sweeper's lease and backoff: a row is due when next_check_at has passed.
     next_check_at = models.DateTimeField()
     sweep_attempts = models.PositiveIntegerField(default=0)

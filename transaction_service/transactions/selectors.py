@@ -31,9 +31,15 @@ def transaction_shape(tx: Transaction) -> dict[str, Any]:
         "from_wallet_id": str(tx.from_wallet_id) if tx.from_wallet_id else None,
         "to_wallet_id": str(tx.to_wallet_id) if tx.to_wallet_id else None,
         "failure_reason": tx.failure_reason,
-        "created_at": tx.created_at.isoformat().replace("+00:00", "Z"),
-        "updated_at": tx.updated_at.isoformat().replace("+00:00", "Z"),
+        "created_at": _iso(tx.created_at),
+        "updated_at": _iso(tx.updated_at),
+        "reserved_at": _iso(tx.reserved_at),
+        "posted_at": _iso(tx.posted_at),
     }
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _visible_to(user_id: int) -> QuerySet[Transaction]:

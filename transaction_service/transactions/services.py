@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -196,6 +196,10 @@ def _replay(tx: Transaction, *, fingerprint: str) -> Response:
             "code": "idempotency_conflict",
             "detail": "This idempotency key was already used with a different request.",
         }
+    if tx.response_status is None and tx.status != TransactionStatus.INITIATED:
+        # The first request died after the wallet answered (its worker was killed): the saga moved on
+        # without it, so the state the wallet's answer produced is the response, stored once for all.
+        tx = transaction_response_store(transaction_id=tx.id)
     if tx.response_status is None:
         return 409, {
             "code": "idempotency_in_progress",
@@ -296,6 +300,7 @@ def transaction_status_advance(
     reason: str | None = None,
     currency: str | None = None,
     counterparty_owner_id: int | None = None,
+    posted_at: datetime | None = None,
 ) -> Transaction:
     """The only way a status changes. Monotonic by rank, so duplicates and out-of-order news change nothing;
     a final status never moves, and news contradicting it is recorded as an anomaly. Raises DoesNotExist.
@@ -304,6 +309,9 @@ def transaction_status_advance(
     """
     tx = Transaction.objects.select_for_update().get(id=transaction_id)
     changed = _details_fill(tx, currency=currency, counterparty_owner_id=counterparty_owner_id)
+    if posted_at is not None and tx.posted_at is None:
+        tx.posted_at = posted_at
+        changed.append("posted_at")
     moves = STATUS_RANK[status] > STATUS_RANK[tx.status]
     contradicts = STATUS_RANK[status] == STATUS_RANK[tx.status] and status != tx.status
     # A hold reported for a FAILED transaction is money held for nothing: reconciliation must see it.
@@ -314,6 +322,9 @@ def transaction_status_advance(
         tx.status = status
         tx.failure_reason = (reason or "failed") if status == TransactionStatus.FAILED else None
         changed += ["status", "failure_reason"]
+        if status == TransactionStatus.RESERVED:
+            tx.reserved_at = timezone.now()
+            changed.append("reserved_at")
     if changed:
         tx.save(update_fields=[*changed, "updated_at"])
     if moves:

@@ -55,6 +55,18 @@ def test_ledger_posted_only_confirms_the_reservation_and_fills_the_currency():
     assert (tx.status, tx.currency) == ("RESERVED", "EUR")  # SUCCESS waits for the wallet's capture
 
 
+def test_the_timeline_records_when_it_was_reserved_and_when_the_ledger_posted_it():
+    tx = TransactionFactory(status="INITIATED")
+    posted = ledger_event(tx, EventType.LEDGER_POSTED)
+
+    ledger_event_handle(posted)
+    ledger_event_handle(ledger_event(tx, EventType.LEDGER_POSTED))  # a later copy keeps the first time
+
+    tx.refresh_from_db()
+    assert tx.posted_at.isoformat() == posted.occurred_at
+    assert tx.reserved_at is not None and tx.reserved_at >= tx.created_at
+
+
 def test_hold_captured_makes_it_success():
     tx = TransactionFactory(status="RESERVED")
 

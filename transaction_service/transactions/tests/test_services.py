@@ -227,6 +227,20 @@ def test_replay_returns_the_identical_first_response_and_one_row(fake_wallet):
     assert len(fake_wallet.calls) == 1
 
 
+def test_replay_after_the_first_request_died_answers_from_the_saga_and_keeps_that_answer(fake_wallet):
+    fake_wallet.route("POST", "/holds", hold_created)
+    transfer()
+    # The first request's worker was killed before it stored its answer; the saga finished without it.
+    Transaction.objects.update(status=TransactionStatus.SUCCESS, response_status=None, response_body=None)
+
+    status, body = transfer()
+
+    assert (status, body["status"]) == (202, "SUCCESS")  # not 409 in progress forever
+    assert transfer() == (status, body)
+    assert Transaction.objects.get().response_status == 202
+    assert len(fake_wallet.calls) == 1
+
+
 def test_replay_of_a_refusal_is_the_same_422(fake_wallet):
     fake_wallet.route("POST", "/holds", (422, {"code": "insufficient_funds", "detail": "No."}))
     first = transfer()
