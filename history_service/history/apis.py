@@ -10,8 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from history.models import Direction, EntryType, Status
-from history.selectors import HistoryFilters, InvalidCursor, history_entry_page, wallet_is_owned_by
+from history.selectors import HistoryFilters, InvalidCursor, history_entry_page, wallet_is_known, wallet_is_owned_by
+from history.services import wallet_owner_learn
 from walletkit.errors import ApiError
+from walletkit.http import ServiceUnavailable
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -78,11 +80,26 @@ def _user_id(request) -> int:
     return request.user.id
 
 
+def _owned(wallet_id: UUID, user_id: int) -> bool:
+    if wallet_is_owned_by(wallet_id=wallet_id, owner_id=user_id):
+        return True
+    if wallet_is_known(wallet_id=wallet_id):
+        return False
+    try:  # a wallet this service has not heard of yet: a brand-new one, whose WalletOpened is on its way
+        return wallet_owner_learn(wallet_id=wallet_id) == user_id
+    except ServiceUnavailable:
+        raise ApiError(
+            "The wallet service is unavailable.",
+            code="service_unavailable",
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        ) from None
+
+
 class WalletHistoryListApi(APIView):
     @extend_schema(parameters=[HistoryQuerySerializer], responses=HistoryPageSerializer)
     def get(self, request, wallet_id: UUID):
         # Another user's wallet and an unknown one answer the same: never reveal that it exists.
-        if not wallet_is_owned_by(wallet_id=wallet_id, owner_id=_user_id(request)):
+        if not _owned(wallet_id, _user_id(request)):
             raise ApiError("Wallet not found.", code="wallet_not_found", status_code=status.HTTP_404_NOT_FOUND)
         return _page_response(request, wallet_id=wallet_id)
 

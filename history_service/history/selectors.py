@@ -34,6 +34,10 @@ def wallet_is_owned_by(*, wallet_id: UUID, owner_id: int) -> bool:
     )
 
 
+def wallet_is_known(*, wallet_id: UUID) -> bool:
+    return WalletOwner.objects.filter(wallet_id=wallet_id).exists()
+
+
 def history_entry_page(
     *, owner_id: int, filters: HistoryFilters, limit: int, cursor: str | None = None, wallet_id: UUID | None = None
 ) -> tuple[list[HistoryEntry], str | None]:

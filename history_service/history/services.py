@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from history.models import FINAL_RANK, STATUS_RANK, Direction, EntryType, HistoryEntry, Status, WalletOwner
+from walletkit.http import service_request
 from walletkit.money import amount_format
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,21 @@ def wallet_owner_record(*, wallet_id: UUID, owner_id: int, currency: str, name: 
     unknown = HistoryEntry.objects.filter(wallet_id=wallet_id, currency="").values("transaction_id")
     HistoryEntry.objects.filter(transaction_id__in=unknown, currency="").update(currency=currency)
     return owner
+
+
+def wallet_owner_learn(*, wallet_id: UUID) -> int | None:
+    """Ask wallet_service whose wallet this is, for a wallet whose WalletOpened has not arrived yet
+    (a brand-new wallet's history is read before the event crosses the broker). Records the answer
+    as WalletOpened would. None if the wallet does not exist. Raises ServiceUnavailable."""
+    response = service_request("GET", "wallet", f"/wallets/{wallet_id}")
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    wallet = response.json()
+    wallet_owner_record(
+        wallet_id=wallet_id, owner_id=int(wallet["owner_id"]), currency=wallet["currency"], name=wallet.get("name", "")
+    )
+    return int(wallet["owner_id"])
 
 
 @transaction.atomic

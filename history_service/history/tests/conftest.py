@@ -22,6 +22,7 @@ from walletkit.events import Envelope, EventType, Topic, envelope_build
 from walletkit.inbox.loop import ConsumerLoop
 from walletkit.inbox.registry import consumer_get
 from walletkit.shutdown import ShutdownFlag
+from walletkit.testing.fake_service import FakeService, serve
 
 
 def user_token(user_id: int, *, seconds: int = 300, is_staff: bool = False) -> str:
@@ -153,3 +154,11 @@ def history_consumers(transactional_db) -> Iterator[list[Worker]]:
     yield workers
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def fake_wallet_service(settings) -> Iterator[FakeService]:
+    """A real HTTP server standing in for wallet_service (for wallets history has not heard of yet)."""
+    for service in serve(FakeService()):
+        settings.SERVICE_URLS = {**settings.SERVICE_URLS, "wallet": service.url}
+        yield service

@@ -112,7 +112,7 @@ def test_entry_has_the_public_shape(client_for, wallet_of_alice):
 
 
 @pytest.mark.parametrize("wallet", ["someone_elses", "unknown"])
-def test_a_wallet_that_is_not_the_callers_is_not_found(client_for, wallet_of_alice, wallet):
+def test_a_wallet_that_is_not_the_callers_is_not_found(client_for, wallet_of_alice, wallet, fake_wallet_service):
     entry_create(owner_id=1, wallet_id=wallet_of_alice, minutes=0)
     wallet_id = wallet_of_alice if wallet == "someone_elses" else uuid.uuid4()
 
@@ -120,6 +120,29 @@ def test_a_wallet_that_is_not_the_callers_is_not_found(client_for, wallet_of_ali
 
     assert response.status_code == 404
     assert response.json()["code"] == "wallet_not_found"
+
+
+def test_a_brand_new_wallet_not_yet_heard_of_is_learned_from_the_wallet_service(client_for, fake_wallet_service):
+    wallet_id = uuid.uuid4()
+    fake_wallet_service.route(
+        "GET", f"/wallets/{wallet_id}", (200, {"id": str(wallet_id), "owner_id": 2, "currency": "EUR", "name": "New"})
+    )
+
+    mine = client_for(2).get(f"/wallets/{wallet_id}/history")
+    theirs = client_for(3).get(f"/wallets/{wallet_id}/history")
+
+    assert (mine.status_code, mine.json()["results"]) == (200, [])
+    assert theirs.status_code == 404
+    assert WalletOwner.objects.get(wallet_id=wallet_id).owner_id == 2
+    assert len(fake_wallet_service.calls) == 1  # learned once, then known
+
+
+def test_an_unknown_wallet_with_the_wallet_service_down_is_503(client_for, settings):
+    settings.SERVICE_URLS = {**settings.SERVICE_URLS, "wallet": "http://127.0.0.1:9"}
+
+    response = client_for(2).get(f"/wallets/{uuid.uuid4()}/history")
+
+    assert (response.status_code, response.json()["code"]) == (503, "service_unavailable")
 
 
 @pytest.mark.parametrize(

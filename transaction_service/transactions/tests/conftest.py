@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from transactions.tests.factories import user_token
-from transactions.tests.fakes import FakeService, serve
+from walletkit.testing.fake_service import FakeService, serve
 
 
 @pytest.fixture
