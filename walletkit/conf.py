@@ -30,6 +30,18 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
 KAFKA_PARTITIONS = env.int("KAFKA_PARTITIONS", default=8)
 KAFKA_DELIVERY_TIMEOUT_MS = env.int("KAFKA_DELIVERY_TIMEOUT_MS", default=10000)
+# A managed Kafka wants TLS and SASL; passed to every librdkafka client as they are named there.
+KAFKA_SECURITY = {
+    name: value
+    for name, value in {
+        "security.protocol": env("KAFKA_SECURITY_PROTOCOL", default=""),
+        "sasl.mechanism": env("KAFKA_SASL_MECHANISM", default=""),
+        "sasl.username": env("KAFKA_SASL_USERNAME", default=""),
+        "sasl.password": env("KAFKA_SASL_PASSWORD", default=""),
+        "ssl.ca.location": env("KAFKA_SSL_CA_LOCATION", default=""),
+    }.items()
+    if value
+}
 # The relay republishes what it sent in this many seconds when the broker forgets (decision 0006).
 OUTBOX_REPUBLISH_WINDOW = env.float("OUTBOX_REPUBLISH_WINDOW", default=600.0)
 OUTBOX_AMNESIA_CHECK_SECONDS = env.float("OUTBOX_AMNESIA_CHECK_SECONDS", default=3.0)

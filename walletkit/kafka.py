@@ -8,7 +8,11 @@ from django.conf import settings
 
 
 def _base() -> dict:
-    return {"bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS, "client.id": settings.SERVICE_NAME}
+    return {
+        "bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS,
+        "client.id": settings.SERVICE_NAME,
+        **getattr(settings, "KAFKA_SECURITY", {}),
+    }
 
 
 def producer_create(**overrides) -> Producer:
