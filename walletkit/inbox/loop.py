@@ -55,7 +55,7 @@ class ConsumerLoop:
         try:
             while not self.shutdown.requested:
                 close_old_connections()
-                messages = self.consumer.consume(num_messages=self.batch_size, timeout=0.5)
+                messages = self._poll_batch()
                 done: dict[tuple[str, int], int] = {}
                 good = []
                 for message in messages:
@@ -77,6 +77,18 @@ class ConsumerLoop:
             self.consumer.close()
             self.dead_letter_producer.flush(5)
             logger.info("consumer stopped", extra={"consumer": self.spec.name})
+
+    def _poll_batch(self) -> list[Message]:
+        """Wait for one message, then take whatever else is already fetched, up to batch_size.
+
+        consume(num_messages=N, timeout=T) waits until it has N messages OR T passed, so at low
+        traffic every hop of the saga would wait out the whole timeout; this returns as soon as
+        anything arrives and still batches under load.
+        """
+        first = self.consumer.poll(0.5)
+        if first is None:
+            return []
+        return [first, *self.consumer.consume(num_messages=self.batch_size - 1, timeout=0)]
 
     def apply_batch(self, messages: list[Message]) -> None:
         """Apply messages in ONE database transaction — one commit, one WAL flush, instead of one
