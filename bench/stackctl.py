@@ -4,7 +4,6 @@ one when ``BENCH_GATEWAY_URL`` is set."""
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 from walletkit.devstack import infra
@@ -19,30 +18,14 @@ BENCH_ENV = {
 }
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_block(count: int, start: int = 28000) -> int:
-    for base in range(start, start + 1000, 10):
-        if all(_port_free(base + i) for i in range(count)):
-            return base
-    raise RuntimeError("no free block of ports for the gateway and the services")
-
-
 def stack_config(data_dir: Path, *, ports: str) -> StackConfig:
     """``ports="default"``: 8000-8004 etc. when all are free, else free ports; ``"free"``: always free ones."""
     env = {**BENCH_ENV, **{k[len("BENCH_ENV_") :]: v for k, v in os.environ.items() if k.startswith("BENCH_ENV_")}}
-    if ports == "default" and all(_port_free(p) for p in DEFAULT_PORTS):
+    if ports == "default" and all(infra.port_free(p) for p in DEFAULT_PORTS):
         return StackConfig(data_dir=data_dir, extra_env=env)
     return StackConfig(
         data_dir=data_dir,
-        gateway_port=_free_block(len(SERVICES)),
+        gateway_port=infra.consecutive_free_ports(len(SERVICES)),
         postgres_port=infra.free_port(),
         broker_port=infra.free_port(),
         redis_port=infra.free_port(),

@@ -6,9 +6,7 @@ and on ports that cannot collide with a developer's ``make up`` (8000-8004, 5432
 
 from __future__ import annotations
 
-import random
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,6 @@ import pytest
 from walletkit.devstack import infra
 from walletkit.devstack.stack import SERVICES, Stack, StackConfig
 
-GATEWAY_PORT_RANGE = (20000, 29990)  # below the ephemeral range free_port() draws from, far from 8000-8004
 LOG_TAIL_LINES = 40
 MAKE_UP_PORTS = frozenset({*range(8000, 8005), 54320, 19092, 16379})
 # Faults are part of the suite: short deadlines so the sweeper finishes stuck sagas within a test.
@@ -34,25 +31,6 @@ E2E_ENV = {
 }
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def consecutive_free_ports(count: int) -> int:
-    """The first of ``count`` consecutive free loopback ports (the gateway and the four services)."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(*GATEWAY_PORT_RANGE)
-        if all(_port_free(base + offset) for offset in range(count)):
-            return base
-    raise RuntimeError(f"no {count} consecutive free ports in {GATEWAY_PORT_RANGE}")
-
-
 def free_port() -> int:
     """A free port that is none of ``make up``'s, so a developer's stack can start while tests run."""
     while (port := infra.free_port()) in MAKE_UP_PORTS:
@@ -63,7 +41,7 @@ def free_port() -> int:
 def stack_config(data_dir: Path, **overrides) -> StackConfig:
     return StackConfig(
         data_dir=data_dir,
-        gateway_port=consecutive_free_ports(len(SERVICES)),
+        gateway_port=infra.consecutive_free_ports(len(SERVICES)),
         postgres_port=free_port(),
         broker_port=free_port(),
         redis_port=free_port(),

@@ -44,6 +44,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def consecutive_free_ports(count: int, *, first: int = 20000, last: int = 29990) -> int:
+    """The first of ``count`` consecutive free loopback ports (the gateway and the four services),
+    below the ephemeral range free_port() draws from and far from make up's 8000-8004."""
+    import random
+
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(first, last)
+        if all(port_free(base + offset) for offset in range(count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports in {first}-{last}")
+
+
 def _run_as_pg_user() -> str | None:
     if os.geteuid() != 0:
         return None
