@@ -91,7 +91,13 @@ def hold_reserve(
         if response.status_code >= 500:
             maybe_reached = True
             continue
-        return _reserve_outcome(response)
+        outcome = _reserve_outcome(response)
+        if maybe_reached and outcome.verdict == ReserveVerdict.REFUSED:
+            # An earlier try may still be on its way to the wallet (it timed out here, not there):
+            # if it lands after this refusal, its hold would be stranded under a FAILED transaction.
+            # Leave it open; the sweeper asks again once that try has surely ended.
+            return ReserveOutcome(ReserveVerdict.UNKNOWN, code=outcome.code, detail=outcome.detail)
+        return outcome
     return ReserveOutcome(ReserveVerdict.UNKNOWN if maybe_reached else ReserveVerdict.UNREACHABLE)
 
 

@@ -64,6 +64,12 @@ def hold_reserve(
         # The sender's row lock serializes every reserve against this wallet: two concurrent
         # reserves cannot both see the same `available`.
         sender = _owned_wallet(from_wallet_id, acting_user_id, lock=True)
+        # Look again under the lock: a retry that queued behind its own first try (which timed
+        # out at the caller but committed) must get that hold back, not a refusal for the funds
+        # the first try just set aside.
+        existing = Hold.objects.filter(transaction_id=transaction_id).first()
+        if existing is not None:
+            return _hold_retry(existing, type=type, amount=amount, acting_user_id=acting_user_id), False
         if type == Hold.Type.TRANSFER:
             receiver = Wallet.objects.filter(id=to_wallet_id).first()
             if receiver is None:

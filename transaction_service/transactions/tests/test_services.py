@@ -181,6 +181,19 @@ def test_5xx_is_retried_with_the_same_transaction_id(fake_wallet):
     assert {c.body["transaction_id"] for c in calls} == {body["id"]}
 
 
+def test_a_refusal_after_a_try_that_may_have_reached_the_wallet_leaves_it_open(fake_wallet):
+    # The first try may still land (it failed here, not necessarily there): failing the transaction
+    # on the retry's refusal could strand that try's hold under a FAILED transaction.
+    answers = iter([(503, {})])
+    refusal = (422, {"code": "insufficient_funds", "detail": "No."})
+    fake_wallet.route("POST", "/holds", lambda call: next(answers, None) or refusal)
+
+    status, body = transfer()
+
+    assert (status, body["status"]) == (202, "INITIATED")
+    assert Transaction.objects.get().status == "INITIATED"  # the sweeper decides once the first try is over
+
+
 def test_unreachable_wallet_is_503_fails_it_and_frees_the_key(settings, closed_port_url, fake_wallet):
     wallet_url = settings.SERVICE_URLS["wallet"]
     settings.SERVICE_URLS = {**settings.SERVICE_URLS, "wallet": closed_port_url}

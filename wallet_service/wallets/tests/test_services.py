@@ -265,3 +265,28 @@ def test_concurrent_first_reserves_of_one_transaction_id_create_one_hold():
     assert sorted(results) == [False] * 7 + [True]
     assert Hold.objects.filter(transaction_id=transaction_id).count() == 1
     assert len(events_for(transaction_id)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_queued_behind_its_own_first_try_gets_that_hold_not_a_refusal():
+    # The caller's first try timed out but committed; its retry waited on the sender's row lock.
+    # The wallet holds exactly one transfer's worth: the retry must not be refused for it.
+    sender = wallet_funded(owner_id=1, amount="10")
+    receiver = wallet_funded(owner_id=2)
+    transaction_id = uuid.uuid4()
+    results: list[bool] = []
+
+    def transfer(_index: int) -> None:
+        _hold, created = services.hold_reserve(
+            transaction_id=transaction_id, type="TRANSFER", from_wallet_id=sender.id, to_wallet_id=receiver.id,
+            amount=Decimal("10"), acting_user_id=1,
+        )  # fmt: skip
+        results.append(created)
+
+    errors = in_threads(8, transfer)
+
+    assert errors == []  # no insufficient_funds for a transaction whose own hold took the funds
+    assert sorted(results) == [False] * 7 + [True]
+    sender.refresh_from_db()
+    assert (sender.balance, sender.held) == (Decimal("10"), Decimal("10"))
+    assert len(events_for(transaction_id)) == 1
