@@ -107,6 +107,17 @@ def paused(stack: Stack, process: str) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
+def pumping(page, predicate):
+    """Playwright's sync API delivers events (websocket frames) only while one of its own calls runs:
+    let it run between two checks, or a frame that has arrived is never seen."""
+
+    def check():
+        page.wait_for_timeout(50)
+        return predicate()
+
+    return check
+
+
 def test_sign_up_deposit_pay_and_watch_the_status_turn_live(stack, gateway_url, tabs):
     alice, bob = tabs(), tabs()
     alice_name, bob_name = new_name("alice"), new_name("bob")
@@ -139,7 +150,11 @@ def test_sign_up_deposit_pay_and_watch_the_status_turn_live(stack, gateway_url, 
         expect(page).to_have_url(re.compile(r"/transactions/[0-9a-f-]{36}$"))
         badge = page.locator("#tx-badge")
         expect(badge).to_have_text(re.compile("INITIATED|RESERVED"))
-        wait_until(lambda: any("auth.ok" in frame for frame in frames), timeout=15, message=f"subscribed: {frames}")
+        wait_until(
+            pumping(page, lambda: any("auth.ok" in frame for frame in frames)),
+            timeout=15,
+            message="the page's websocket to answer auth.ok",
+        )
         transaction_id = page.url.rsplit("/", 1)[1]
         page.evaluate("window.__sameDocument = true")
         navigations: list[str] = []
