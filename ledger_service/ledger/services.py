@@ -182,7 +182,7 @@ def _accounts_lock(account_ids: list[UUID]) -> dict[UUID, Account]:
     One order for every posting, so A→B and B→A posted at once queue instead of deadlocking.
     The lock also makes the overdraft check and the balance-cache update one atomic step.
     """
-    return {a.id: a for a in Account.objects.select_for_update().filter(id__in=account_ids).order_by("id")}
+    return {a.id: a for a in Account.objects.select_for_update(no_key=True).filter(id__in=account_ids).order_by("id")}
 
 
 def _post(movement: Movement, *, debit: Account, credit: Account) -> Decision:

@@ -213,7 +213,7 @@ def transaction_reserve_outcome_apply(*, transaction_id: UUID, outcome: ReserveO
     """Record the wallet's answer to a reserve and, if none is stored yet, the response it makes."""
     verdict = outcome.verdict
     if verdict == ReserveVerdict.RESERVED:
-        tx = Transaction.objects.select_for_update().get(id=transaction_id)
+        tx = Transaction.objects.select_for_update(no_key=True).get(id=transaction_id)
         tx = transaction_status_advance(
             transaction_id=transaction_id,
             status=TransactionStatus.RESERVED,
@@ -227,7 +227,7 @@ def transaction_reserve_outcome_apply(*, transaction_id: UUID, outcome: ReserveO
     elif verdict == ReserveVerdict.UNREACHABLE:
         tx = _transaction_fail_unreached(transaction_id=transaction_id)
     else:  # UNKNOWN: a hold may exist; the sweeper will find out
-        tx = Transaction.objects.select_for_update().get(id=transaction_id)
+        tx = Transaction.objects.select_for_update(no_key=True).get(id=transaction_id)
     return _response_store(tx, detail=outcome.detail)
 
 
@@ -243,7 +243,7 @@ def _transaction_fail_unreached(*, transaction_id: UUID) -> Transaction:
 
     Only from INITIATED: if anything moved it meanwhile, a hold exists and failing it would strand money.
     """
-    tx = Transaction.objects.select_for_update().get(id=transaction_id)
+    tx = Transaction.objects.select_for_update(no_key=True).get(id=transaction_id)
     if tx.status != TransactionStatus.INITIATED:
         return tx
     tx = transaction_status_advance(
@@ -286,7 +286,7 @@ def _response_store(tx: Transaction, *, detail: str | None = None) -> Transactio
 @transaction.atomic
 def transaction_response_store(*, transaction_id: UUID) -> Transaction:
     """For a saga whose request never recorded its answer (the web worker died): the current state answers."""
-    return _response_store(Transaction.objects.select_for_update().get(id=transaction_id))
+    return _response_store(Transaction.objects.select_for_update(no_key=True).get(id=transaction_id))
 
 
 # --- status -----------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def transaction_status_advance(
 
     The row lock (select_for_update) serialises the request thread, the ledger consumer and the sweeper.
     """
-    tx = Transaction.objects.select_for_update().get(id=transaction_id)
+    tx = Transaction.objects.select_for_update(no_key=True).get(id=transaction_id)
     changed = _details_fill(tx, currency=currency, counterparty_owner_id=counterparty_owner_id)
     if posted_at is not None and tx.posted_at is None:
         tx.posted_at = posted_at
@@ -373,7 +373,7 @@ def transaction_sweep_claim(*, limit: int = 100) -> list[Transaction]:
     the pushed-back next_check_at keeps them from re-claiming a row while its holder works on it."""
     now = timezone.now()
     due = list(
-        Transaction.objects.select_for_update(skip_locked=True)
+        Transaction.objects.select_for_update(skip_locked=True, no_key=True)
         .filter(status__in=OPEN_STATUSES, next_check_at__lte=now)
         .order_by("next_check_at")[:limit]
     )

@@ -110,7 +110,7 @@ def hold_reserve(
 @transaction.atomic
 def hold_capture(*, transaction_id: UUID) -> Hold | None:
     """The ledger posted the movement: apply it to the snapshot, exactly once."""
-    hold = Hold.objects.select_for_update().filter(transaction_id=transaction_id).first()
+    hold = Hold.objects.select_for_update(no_key=True).filter(transaction_id=transaction_id).first()
     if hold is None:
         logger.warning("ledger posted a transaction with no hold", extra={"transaction_id": str(transaction_id)})
         return None
@@ -136,7 +136,7 @@ def hold_capture(*, transaction_id: UUID) -> Hold | None:
 @transaction.atomic
 def hold_release(*, transaction_id: UUID, reason: str) -> Hold | None:
     """The ledger said no: give the set-aside money back to ``available``, exactly once."""
-    hold = Hold.objects.select_for_update().filter(transaction_id=transaction_id).first()
+    hold = Hold.objects.select_for_update(no_key=True).filter(transaction_id=transaction_id).first()
     if hold is None:
         logger.warning("ledger rejected a transaction with no hold", extra={"transaction_id": str(transaction_id)})
         return None
@@ -184,7 +184,7 @@ def _hold_retry(hold: Hold, *, type: str, amount: Decimal, acting_user_id: int) 
 
 
 def _owned_wallet(wallet_id: UUID | None, owner_id: int, *, lock: bool) -> Wallet:
-    wallets = Wallet.objects.select_for_update() if lock else Wallet.objects.all()
+    wallets = Wallet.objects.select_for_update(no_key=True) if lock else Wallet.objects.all()
     wallet = wallets.filter(id=wallet_id, owner_id=owner_id).first()
     if wallet is None:
         raise _wallet_not_found()
@@ -197,9 +197,14 @@ def _wallets_lock(hold: Hold) -> dict[UUID, Wallet]:
     ORDER BY puts PostgreSQL's row locking after the sort, so the locks are taken in id order.
     Every capture and release locks in that one order, so A→B and B→A settling at once wait
     for each other instead of deadlocking. (Reserves lock only the sender, after no other wallet.)
+
+    Every balance lock is FOR NO KEY UPDATE (``no_key=True``): a hold's foreign keys are checked
+    at COMMIT with FOR KEY SHARE, which FOR UPDATE would block — a reserve holding its sender
+    would wait for a capture batch holding the receiver, and deadlock once the batch needs that
+    sender.
     """
     ids = [wallet_id for wallet_id in (hold.from_wallet_id, hold.to_wallet_id) if wallet_id]
-    return {wallet.id: wallet for wallet in Wallet.objects.select_for_update().filter(id__in=ids).order_by("id")}
+    return {wallet.id: wallet for wallet in Wallet.objects.select_for_update(no_key=True).filter(id__in=ids).order_by("id")}
 
 
 def _wallet_save(wallet: Wallet) -> None:
@@ -240,7 +245,7 @@ def wallet_resync(*, wallet_id: UUID, balance: Decimal, expected_version: int, r
     ``expected_version`` is the version the ledger computed its figure against: if a capture or a
     reserve changed the wallet since, the figure is stale and nothing is written (409).
     """
-    wallet = Wallet.objects.select_for_update().filter(id=wallet_id).first()
+    wallet = Wallet.objects.select_for_update(no_key=True).filter(id=wallet_id).first()
     if wallet is None:
         raise _wallet_not_found()
     if wallet.version != expected_version:

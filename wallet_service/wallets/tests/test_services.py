@@ -3,7 +3,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from walletkit.errors import ApiError
 from walletkit.outbox.models import OutboxEvent
@@ -290,3 +290,46 @@ def test_a_retry_queued_behind_its_own_first_try_gets_that_hold_not_a_refusal():
     sender.refresh_from_db()
     assert (sender.balance, sender.held) == (Decimal("10"), Decimal("10"))
     assert len(events_for(transaction_id)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reserve_paying_into_a_wallet_locked_by_a_capture_does_not_wait_for_it():
+    # The consumer applies captures in batches, one database transaction per batch, so it can
+    # hold a receiver's row lock while it waits for the next wallet of the batch. The hold's
+    # foreign key to that receiver is checked at COMMIT (FOR KEY SHARE): under FOR UPDATE locks
+    # the reserve waited for the batch while holding its sender — a deadlock once the batch
+    # reached that sender. Balance locks are FOR NO KEY UPDATE, which a key-share check passes.
+    sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2, amount="10")
+    incoming = transfer(receiver, wallet_funded(owner_id=3), "1")[0]
+    captured_and_holding = threading.Event()
+    release = threading.Event()
+
+    def capture_and_hold_the_lock() -> None:
+        try:
+            with transaction.atomic():
+                services.hold_capture(transaction_id=incoming.transaction_id)  # locks `receiver`
+                captured_and_holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=capture_and_hold_the_lock)
+    holder.start()
+    try:
+        assert captured_and_holding.wait(10)
+        reserved = threading.Event()
+
+        def reserve() -> None:
+            try:
+                transfer(sender, receiver, "5")
+                reserved.set()
+            finally:
+                connection.close()
+
+        threading.Thread(target=reserve, daemon=True).start()
+        assert reserved.wait(10), "the reserve waited for the capture's lock on the receiver"
+    finally:
+        release.set()
+        holder.join(30)
+    sender.refresh_from_db()
+    assert sender.held == Decimal("5")
