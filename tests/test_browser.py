@@ -145,7 +145,7 @@ def test_sign_up_deposit_pay_and_watch_the_status_turn_live(stack, gateway_url, 
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
     page.on("websocket", lambda ws: frames.append(f"opened {ws.url}"))
     # The ledger's consumer waits, so the page is certain to open on a transfer still in flight.
-    with paused(stack, "ledger-consumer-wallet-events"):
+    with paused(stack, "ledger-consumer"):
         page.get_by_role("button", name=re.compile("^Pay ")).click()
         expect(page).to_have_url(re.compile(r"/transactions/[0-9a-f-]{36}$"))
         badge = page.locator("#tx-badge")

@@ -38,15 +38,7 @@ START_FUNDS = "60"
 RETRY_SHARE = 0.2  # of requests re-send an earlier key with the same body (a client retrying)
 DECISIVE = {202, 422}  # a request with one of these answers is settled; anything else is retried
 RELAYS = ("transaction-relay", "wallet-relay", "ledger-relay")
-CONSUMERS = (
-    "transaction-consumer-ledger-events",
-    "transaction-consumer-wallet-events",
-    "wallet-consumer-ledger-events",
-    "ledger-consumer-wallet-events",
-    "history-consumer-wallet-events",
-    "history-consumer-ledger-events",
-    "history-consumer-transaction-events",
-)
+CONSUMERS = ("transaction-consumer", "wallet-consumer", "ledger-consumer", "history-consumer")
 
 
 @dataclass

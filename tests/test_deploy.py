@@ -150,8 +150,9 @@ def _manage_problems(name: str, folder: str, args: list[str]) -> list[str]:
     known = service_introspect(folder)
     if not args or args[0] not in known["commands"]:
         return [f"{name}: {args[:1]} is not a management command of {folder}"]
-    if args[0] == "run_consumer" and (len(args) < 2 or args[1] not in known["consumers"]):
-        return [f"{name}: consumer {args[1:2]} is not in {folder}'s CONSUMERS {known['consumers']}"]
+    unknown = [consumer for consumer in args[1:] if consumer not in known["consumers"]]
+    if args[0] == "run_consumer" and (len(args) < 2 or unknown):
+        return [f"{name}: consumer {unknown or args[1:2]} is not in {folder}'s CONSUMERS {known['consumers']}"]
     return []
 
 
@@ -319,11 +320,11 @@ def test_command_check_reports_a_bogus_command_consumer_and_module():
     compose = compose_load()
     services = compose["services"]
     services["ledger-relay"]["command"] = ["python", "manage.py", "run_outbox_relai"]
-    services["wallet-consumer-ledger-events"]["command"] = ["python", "manage.py", "run_consumer", "wallet-bogus"]
+    services["wallet-consumer"]["command"] = ["python", "manage.py", "run_consumer", "wallet-bogus"]
     services["history-web"]["command"] = ["gunicorn", "config.wsgi2:application", "--bind", "0.0.0.0:8000"]
     problems = command_problems(compose)
     assert any(problem.startswith("ledger-relay: ['run_outbox_relai']") for problem in problems)
-    assert any(problem.startswith("wallet-consumer-ledger-events: consumer ['wallet-bogus']") for problem in problems)
+    assert any(problem.startswith("wallet-consumer: consumer ['wallet-bogus']") for problem in problems)
     assert any(problem.startswith("history-web: config.wsgi2:application") for problem in problems)
 
 

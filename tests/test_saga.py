@@ -199,8 +199,8 @@ def test_lost_reserve_reply_is_finished_by_the_sweeper(stack, alice, bob):
 
 def test_workers_killed_mid_flight_lose_and_duplicate_nothing(stack, alice, bob):
     alice.fund("100")
-    victims = ["wallet-relay", "ledger-relay", "ledger-consumer-wallet-events", "wallet-consumer-ledger-events",
-               "transaction-consumer-ledger-events", "transaction-relay"]  # fmt: skip
+    victims = ["wallet-relay", "ledger-relay", "ledger-consumer", "wallet-consumer",
+               "transaction-consumer", "transaction-relay"]  # fmt: skip
     accepted = []
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = [pool.submit(alice.pay, bob.wallet_id, "2") for _ in range(40)]

@@ -67,7 +67,7 @@ def test_every_service_answers_its_probes(stack, folder, probe):
     "process",
     [
         "wallet-relay",  # an outbox relay
-        "ledger-consumer-wallet-events",  # a consumer
+        "ledger-consumer",  # a consumer
         "wallet-web",  # a gunicorn web process (master and its workers)
         "gateway-web",  # the daphne web process
     ],

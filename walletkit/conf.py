@@ -46,6 +46,13 @@ KAFKA_SECURITY = {
 OUTBOX_REPUBLISH_WINDOW = env.float("OUTBOX_REPUBLISH_WINDOW", default=600.0)
 OUTBOX_AMNESIA_CHECK_SECONDS = env.float("OUTBOX_AMNESIA_CHECK_SECONDS", default=3.0)
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:16379/0")
+# The channel layer of the gateway (websockets) and of history (the pushes). channels-redis waits
+# for a message with BZPOPMIN for 5 s; redis-py 8 reads every socket with a 5 s timeout by
+# default, so idle websockets died with "Timeout reading": read longer than the layer blocks.
+CHANNEL_LAYER = {
+    "BACKEND": "channels_redis.core.RedisChannelLayer",
+    "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+}
 
 KEYS_DIR = DATA_DIR / "keys"
 JWT_PUBLIC_KEY = env("JWT_PUBLIC_KEY", default=str(KEYS_DIR / "jwt_public.pem"))

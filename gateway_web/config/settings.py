@@ -7,6 +7,7 @@ os.environ.setdefault("SERVICE_NAME", "gateway")
 
 from walletkit.conf import *  # noqa: E402, F403
 from walletkit.conf import (  # noqa: E402
+    CHANNEL_LAYER,
     DATA_DIR,
     INSTALLED_APPS,
     JWT_PUBLIC_KEY,
@@ -53,7 +54,7 @@ MIDDLEWARE = [
 ASGI_APPLICATION = "config.asgi.application"
 
 # Channels: Redis, never the in-memory layer — history_service pushes from other processes.
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+CHANNEL_LAYERS = {"default": CHANNEL_LAYER}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
 TEMPLATES = [

@@ -5,19 +5,20 @@ import os
 os.environ.setdefault("SERVICE_NAME", "history")
 
 from walletkit.conf import *  # noqa: E402, F403
-from walletkit.conf import INSTALLED_APPS, REDIS_URL  # noqa: E402
+from walletkit.conf import CHANNEL_LAYER, INSTALLED_APPS  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "channels", "history"]
 
 # Status changes are pushed to the gateway's websockets through the shared Redis channel layer
 # (never the in-memory one: the gateway is another process).
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+CHANNEL_LAYERS = {"default": CHANNEL_LAYER}
 
+# One group: the Procfile runs all three in one loop (one fetch session, handlers never concurrent).
 CONSUMERS = {
-    "history-wallet-events": {"topic": "wallet.events", "handler": "history.handlers.wallet_event_handle"},
-    "history-ledger-events": {"topic": "ledger.events", "handler": "history.handlers.ledger_event_handle"},
-    "history-transaction-events": {
-        "topic": "transaction.events",
-        "handler": "history.handlers.transaction_event_handle",
-    },
+    name: {"topic": topic, "handler": f"history.handlers.{handler}", "group": "history"}
+    for name, topic, handler in [
+        ("history-wallet-events", "wallet.events", "wallet_event_handle"),
+        ("history-ledger-events", "ledger.events", "ledger_event_handle"),
+        ("history-transaction-events", "transaction.events", "transaction_event_handle"),
+    ]
 }

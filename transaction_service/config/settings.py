@@ -9,9 +9,13 @@ from walletkit.conf import INSTALLED_APPS, env  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "transactions"]
 
+# One group: the Procfile runs both in one loop (one fetch session, handlers never concurrent).
 CONSUMERS = {
-    "transaction-ledger-events": {"topic": "ledger.events", "handler": "transactions.handlers.ledger_event_handle"},
-    "transaction-wallet-events": {"topic": "wallet.events", "handler": "transactions.handlers.wallet_event_handle"},
+    name: {"topic": topic, "handler": f"transactions.handlers.{handler}", "group": "transaction"}
+    for name, topic, handler in [
+        ("transaction-ledger-events", "ledger.events", "ledger_event_handle"),
+        ("transaction-wallet-events", "wallet.events", "wallet_event_handle"),
+    ]
 }
 
 # The saga's clocks (seconds). Tests and `make up` shorten them through the environment.

@@ -204,7 +204,9 @@ def _wallets_lock(hold: Hold) -> dict[UUID, Wallet]:
     sender.
     """
     ids = [wallet_id for wallet_id in (hold.from_wallet_id, hold.to_wallet_id) if wallet_id]
-    return {wallet.id: wallet for wallet in Wallet.objects.select_for_update(no_key=True).filter(id__in=ids).order_by("id")}
+    return {
+        wallet.id: wallet for wallet in Wallet.objects.select_for_update(no_key=True).filter(id__in=ids).order_by("id")
+    }
 
 
 def _wallet_save(wallet: Wallet) -> None:

@@ -40,18 +40,32 @@ class InfrastructureDown(Exception):
 
 
 class ConsumerLoop:
-    def __init__(self, spec: ConsumerSpec, *, shutdown: ShutdownFlag, batch_size: int = 200) -> None:
-        self.spec = spec
+    """One Kafka consumer applying the events of one or more registered consumers.
+
+    Several specs share one loop when they share a consumer group (a service's consumers of
+    different topics): one fetch session at the broker instead of one per topic, and the
+    service's handlers never run concurrently with each other (no lock contention between them).
+    Each spec keeps its own inbox name, handler and dead-letter topic.
+    """
+
+    def __init__(self, *specs: ConsumerSpec, shutdown: ShutdownFlag, batch_size: int = 200) -> None:
+        groups = {spec.group for spec in specs}
+        if len(groups) != 1 or len({spec.topic for spec in specs}) != len(specs):
+            raise ValueError("consumers sharing a loop need one group and distinct topics")
+        self.specs = {spec.topic: spec for spec in specs}
         self.shutdown = shutdown
         self.batch_size = batch_size
-        self.handler = spec.handler
-        self.consumer = consumer_create(group_id=spec.group)
+        self.consumer = consumer_create(group_id=groups.pop())
         self.dead_letter_producer = producer_create()
         self._lag_reported_at = 0.0
 
+    @property
+    def names(self) -> str:
+        return ", ".join(spec.name for spec in self.specs.values())
+
     def run(self) -> None:
-        self.consumer.subscribe([self.spec.topic])
-        logger.info("consumer started", extra={"consumer": self.spec.name, "topic": self.spec.topic})
+        self.consumer.subscribe(list(self.specs))
+        logger.info("consumer started", extra={"consumer": self.names, "topic": ", ".join(self.specs)})
         try:
             while not self.shutdown.requested:
                 close_old_connections()
@@ -76,7 +90,7 @@ class ConsumerLoop:
         finally:
             self.consumer.close()
             self.dead_letter_producer.flush(5)
-            logger.info("consumer stopped", extra={"consumer": self.spec.name})
+            logger.info("consumer stopped", extra={"consumer": self.names})
 
     def _poll_batch(self) -> list[Message]:
         """Wait for one message, then take whatever else is already fetched, up to batch_size.
@@ -100,13 +114,14 @@ class ConsumerLoop:
         a partition may thus be applied out of order: every handler is order-tolerant (monotonic
         statuses, idempotent effects), as it must be anyway for events that cross partitions.
         """
-        outcomes: list[bool] = []
+        outcomes: list[tuple[str, bool]] = []
         retry_alone: list[Message] = []
         try:
             with transaction.atomic():
                 for message in messages:
                     try:
-                        outcomes.append(self._apply_once(envelope_parse(message.value()), message))
+                        first_time = self._apply_once(envelope_parse(message.value()), message)
+                        outcomes.append((self.specs[message.topic()].name, first_time))
                     except (OperationalError, InterfaceError):
                         raise
                     except Exception:
@@ -117,8 +132,8 @@ class ConsumerLoop:
             outcomes, retry_alone = [], list(messages)
         finally:
             correlation_id_set(None)
-        for first_time in outcomes:
-            metrics.EVENTS_CONSUMED.labels(self.spec.name, "applied" if first_time else "duplicate").inc()
+        for name, first_time in outcomes:
+            metrics.EVENTS_CONSUMED.labels(name, "applied" if first_time else "duplicate").inc()
         for message in retry_alone:
             self.process_until_settled(message)
 
@@ -128,6 +143,7 @@ class ConsumerLoop:
         An unreachable database is not the message's fault: that is retried until it returns
         (or shutdown), never dead-lettered, so an outage does not empty a topic into the DLQ.
         """
+        spec = self.specs[message.topic()]
         attempts = 0
         delay = 0.05
         while True:
@@ -147,10 +163,10 @@ class ConsumerLoop:
                 delay *= 2
             except Exception as exc:
                 attempts += 1
-                logger.exception("handler failed", extra={"consumer": self.spec.name, "attempt": attempts})
+                logger.exception("handler failed", extra={"consumer": spec.name, "attempt": attempts})
                 if isinstance(exc, DatabaseError):
                     connection.close()
-                if attempts >= self.spec.max_attempts:
+                if attempts >= spec.max_attempts:
                     self.dead_letter(message, exc, attempts=attempts)
                     return
                 self.shutdown.wait(min(delay, 2.0))
@@ -159,30 +175,32 @@ class ConsumerLoop:
     def apply(self, envelope: Envelope, message: Message) -> bool:
         """True if the effect was applied now, False if this consumer had already applied it."""
         first_time = self._apply_once(envelope, message)
-        metrics.EVENTS_CONSUMED.labels(self.spec.name, "applied" if first_time else "duplicate").inc()
+        metrics.EVENTS_CONSUMED.labels(self.specs[message.topic()].name, "applied" if first_time else "duplicate").inc()
         correlation_id_set(None)
         return first_time
 
     def _apply_once(self, envelope: Envelope, message: Message) -> bool:
         """Inbox row and effect in one atomic block (a savepoint inside a batch's transaction)."""
+        spec = self.specs[message.topic()]
         correlation_id_set(envelope.correlation_id)
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(
                     INBOX_INSERT,
-                    [self.spec.name, envelope.event_id, envelope.event_type, message.topic(),
+                    [spec.name, envelope.event_id, envelope.event_type, message.topic(),
                      message.partition(), message.offset()],
                 )  # fmt: skip
                 first_time = cursor.fetchone() is not None
             if first_time:
-                self.handler(envelope)
+                spec.handler(envelope)
         return first_time
 
     def dead_letter(self, message: Message, error: Exception, *, attempts: int) -> None:
         """Park the message on the dead-letter topic (with the error in headers) so the partition moves on."""
+        spec = self.specs[message.topic()]
         headers = [
             ("error", f"{type(error).__name__}: {error}"[:1000].encode()),
-            ("consumer", self.spec.name.encode()),
+            ("consumer", spec.name.encode()),
             ("original_topic", message.topic().encode()),
             ("original_partition", str(message.partition()).encode()),
             ("original_offset", str(message.offset()).encode()),
@@ -192,7 +210,7 @@ class ConsumerLoop:
         while True:
             delivered: list = []
             self.dead_letter_producer.produce(
-                self.spec.dead_letter_topic, key=message.key(), value=message.value(), headers=headers,
+                spec.dead_letter_topic, key=message.key(), value=message.value(), headers=headers,
                 on_delivery=lambda err, _msg, verdicts=delivered: verdicts.append(err),
             )  # fmt: skip
             self.dead_letter_producer.flush(10)
@@ -203,14 +221,14 @@ class ConsumerLoop:
             if self.shutdown.wait(delay):
                 raise SystemExit(0)
             delay = min(delay * 2, 5.0)
-        self._record_dead_letter(message, error, attempts)
-        metrics.EVENTS_CONSUMED.labels(self.spec.name, "dead_lettered").inc()
-        logger.error("message dead-lettered", extra={"consumer": self.spec.name, "error": str(error)})
+        self._record_dead_letter(spec.name, message, error, attempts)
+        metrics.EVENTS_CONSUMED.labels(spec.name, "dead_lettered").inc()
+        logger.error("message dead-lettered", extra={"consumer": spec.name, "error": str(error)})
 
-    def _record_dead_letter(self, message: Message, error: Exception, attempts: int) -> None:
+    def _record_dead_letter(self, name: str, message: Message, error: Exception, attempts: int) -> None:
         try:
             DeadLetter.objects.create(
-                consumer=self.spec.name, topic=message.topic(), partition=message.partition(),
+                consumer=name, topic=message.topic(), partition=message.partition(),
                 offset=message.offset(), key=(message.key() or b"").decode(errors="replace"),
                 value=(message.value() or b"").decode(errors="replace"),
                 error=f"{type(error).__name__}: {error}"[:4000], attempts=attempts,
@@ -227,6 +245,6 @@ class ConsumerLoop:
             for tp in self.consumer.position(self.consumer.assignment()):
                 _low, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=False)
                 position = tp.offset if tp.offset >= 0 else _low
-                metrics.CONSUMER_LAG.labels(self.spec.name, str(tp.partition)).set(max(high - position, 0))
+                metrics.CONSUMER_LAG.labels(self.specs[tp.topic].name, str(tp.partition)).set(max(high - position, 0))
         except Exception as exc:  # lag is a metric, never a reason to stop consuming
             logger.debug("lag report failed", extra={"error": str(exc)})

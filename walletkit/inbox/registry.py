@@ -1,6 +1,7 @@
 """The one registry of consumers: name → topic, group, handler, dead-letter topic.
 
-Each service declares its consumers in ``settings.CONSUMERS``; ``run_consumer <name>`` runs one.
+Each service declares its consumers in ``settings.CONSUMERS``; ``run_consumer <name> [<name> ...]``
+runs them in one loop (names that share a group: one fetch session, handlers never concurrent).
 """
 
 from __future__ import annotations

@@ -30,12 +30,15 @@ from walletkit.shutdown import ShutdownFlag
 
 KIT_TOPIC = "kit.events"
 KIT_CONSUMER = "kit-effects"
+OTHER_TOPIC = "kit.other"  # consumed by kit-other-effects, in kit-effects' group
+OTHER_CONSUMER = "kit-other-effects"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def kit_topics() -> None:
-    topics_ensure(settings.KAFKA_BOOTSTRAP_SERVERS, [KIT_TOPIC, dead_letter_topic(KIT_TOPIC)], partitions=4)
+    topics = [KIT_TOPIC, OTHER_TOPIC]
+    topics_ensure(settings.KAFKA_BOOTSTRAP_SERVERS, [*topics, *map(dead_letter_topic, topics)], partitions=4)
 
 
 def kit_envelope(name: str = "effect", **payload) -> Envelope:
@@ -110,8 +113,8 @@ def relay_start(workers):
 
 @pytest.fixture
 def consumer_start(workers):
-    def start(spec: ConsumerSpec | None = None) -> Worker:
-        return workers("consumer", lambda shutdown: ConsumerLoop(spec or kit_spec(), shutdown=shutdown).run())
+    def start(*specs: ConsumerSpec) -> Worker:
+        return workers("consumer", lambda shutdown: ConsumerLoop(*(specs or [kit_spec()]), shutdown=shutdown).run())
 
     return start
 

@@ -15,4 +15,11 @@ CONSUMERS = {
         "handler": "walletkit.tests.kitapp.handlers.effect_apply",
         "max_attempts": 3,
     },
+    # Shares kit-effects' group: run_consumer can run both in one loop.
+    "kit-other-effects": {
+        "topic": "kit.other",
+        "handler": "walletkit.tests.kitapp.handlers.effect_apply",
+        "group": "kit-effects",
+        "max_attempts": 3,
+    },
 }

@@ -3,6 +3,7 @@ whatever is duplicated, poisoned or killed on the way."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import signal
@@ -17,6 +18,7 @@ from prometheus_client import REGISTRY
 from walletkit.events import dead_letter_topic
 from walletkit.inbox.loop import ConsumerLoop
 from walletkit.inbox.models import DeadLetter, InboxEvent
+from walletkit.inbox.registry import consumer_get
 from walletkit.outbox.models import OutboxEvent
 from walletkit.outbox.services import outbox_backlog, outbox_republish
 from walletkit.shutdown import ShutdownFlag
@@ -24,6 +26,8 @@ from walletkit.testing.waiting import wait_until
 from walletkit.tests.conftest import (
     KIT_CONSUMER,
     KIT_TOPIC,
+    OTHER_CONSUMER,
+    OTHER_TOPIC,
     kit_envelope,
     kit_spec,
     outbox_write,
@@ -124,6 +128,33 @@ def test_a_poison_message_is_dead_lettered_and_the_partition_moves_on(consumer_s
     assert DeadLetter.objects.get(consumer=KIT_CONSUMER, offset=int(headers["original_offset"])).error.startswith(
         "PoisonError"
     )
+
+
+def test_one_loop_applies_the_topics_of_consumers_sharing_a_group_each_under_its_own_name(
+    consumer_start, topic_reader, producer
+):
+    other_dlq = topic_reader(dead_letter_topic(OTHER_TOPIC))
+    consumer_start(kit_spec(), consumer_get(OTHER_CONSUMER))
+    kit_event, other_event, other_poison = kit_envelope(), kit_envelope(), kit_envelope("poison")
+
+    produce(producer, key="wallet-k", value=kit_event.to_json())
+    produce(producer, key="wallet-o", value=other_event.to_json(), topic=OTHER_TOPIC)
+    produce(producer, key="wallet-o", value=other_poison.to_json(), topic=OTHER_TOPIC)
+
+    applied(kit_event.event_id)
+    applied(other_event.event_id)
+    assert InboxEvent.objects.get(event_id=kit_event.event_id).consumer == KIT_CONSUMER
+    assert InboxEvent.objects.get(event_id=other_event.event_id).consumer == OTHER_CONSUMER
+    (dead,) = wait_until(
+        lambda: [m for m in other_dlq.poll() if event_ids([m]) == [other_poison.event_id]], message="the poison"
+    )
+    assert dict(dead.headers())["consumer"] == OTHER_CONSUMER.encode()
+
+
+def test_consumers_of_different_groups_cannot_share_a_loop():
+    other_group = dataclasses.replace(consumer_get(OTHER_CONSUMER), group="elsewhere")
+    with pytest.raises(ValueError, match="one group"):
+        ConsumerLoop(kit_spec(), other_group, shutdown=ShutdownFlag())
 
 
 def test_a_bad_envelope_is_dead_lettered_at_once(consumer_start, topic_reader, producer):

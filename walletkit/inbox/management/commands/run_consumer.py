@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from walletkit.inbox.loop import ConsumerLoop
 from walletkit.inbox.registry import consumer_get, consumer_registry
@@ -6,18 +6,23 @@ from walletkit.shutdown import ShutdownFlag
 
 
 class Command(BaseCommand):
-    help = "Run one registered Kafka consumer until SIGTERM/SIGINT."
+    help = "Run registered Kafka consumers until SIGTERM/SIGINT: one loop, several names when they share a group."
 
     def add_arguments(self, parser):
-        parser.add_argument("name", nargs="?", help="consumer name from settings.CONSUMERS")
+        parser.add_argument("names", nargs="*", help="consumer names from settings.CONSUMERS")
         parser.add_argument("--list", action="store_true", help="list registered consumers and exit")
         parser.add_argument("--batch-size", type=int, default=200)
 
-    def handle(self, *args, name=None, list=False, batch_size=200, **options):
-        if list or not name:
+    def handle(self, *args, names=(), list=False, batch_size=200, **options):
+        if list or not names:
             for spec in consumer_registry().values():
                 self.stdout.write(
                     f"{spec.name}\t{spec.topic}\t{spec.group}\t{spec.handler_path}\t{spec.dead_letter_topic}"
                 )
             return
-        ConsumerLoop(consumer_get(name), shutdown=ShutdownFlag().install(), batch_size=batch_size).run()
+        try:
+            specs = [consumer_get(name) for name in names]
+            loop = ConsumerLoop(*specs, shutdown=ShutdownFlag().install(), batch_size=batch_size)
+        except (KeyError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        loop.run()
