@@ -30,6 +30,10 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
 KAFKA_PARTITIONS = env.int("KAFKA_PARTITIONS", default=8)
 KAFKA_DELIVERY_TIMEOUT_MS = env.int("KAFKA_DELIVERY_TIMEOUT_MS", default=10000)
+# How long the broker may hold a consumer's fetch open when there is nothing new. Tansu rechecks
+# about every half of it while holding, so this adds ≤ half of it per saga hop; shorter costs the
+# broker CPU in fetch requests (measured, 3 groups × 200 msg/s: 10 ms 0.41 cores, 50 ms 0.25).
+KAFKA_FETCH_WAIT_MS = env.int("KAFKA_FETCH_WAIT_MS", default=50)
 # A managed Kafka wants TLS and SASL; passed to every librdkafka client as they are named there.
 KAFKA_SECURITY = {
     name: value

@@ -34,7 +34,7 @@ def consumer_create(*, group_id: str, **overrides) -> Consumer:
         "auto.offset.reset": "earliest",
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 500,
-        "fetch.wait.max.ms": 10,
+        "fetch.wait.max.ms": settings.KAFKA_FETCH_WAIT_MS,
         "partition.assignment.strategy": "cooperative-sticky",
     }
     return Consumer(config | overrides)

@@ -19,12 +19,11 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
 from history.models import FINAL_RANK, STATUS_RANK, Direction, EntryType, HistoryEntry, Status, WalletOwner
+from history.push import pusher
 from walletkit.http import service_request
 from walletkit.money import amount_format
 
@@ -66,7 +65,7 @@ def user_group_name(user_id: int) -> str:
     return f"user_{user_id}"
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # nested in a consumer's per-event savepoint: no second one
 def wallet_owner_record(*, wallet_id: UUID, owner_id: int, currency: str, name: str = "") -> WalletOwner:
     """Idempotent; claims for the owner every entry of this wallet written before the wallet was known."""
     _advisory_lock(_WALLET_LOCKS, [wallet_id])
@@ -99,7 +98,7 @@ def wallet_owner_learn(*, wallet_id: UUID) -> int | None:
     return int(wallet["owner_id"])
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # nested in a consumer's per-event savepoint: no second one
 def history_entry_record(
     *,
     movement: Movement,
@@ -198,13 +197,7 @@ def transaction_status_push(*, user_ids: Iterable[int], transaction: dict[str, A
     change is never announced. Best effort — a client that missed it catches up with
     ``/activity?changed_since=``."""
     message = {"type": "transaction.status", "transaction": transaction}
-    async_to_sync(_group_send_all)([user_group_name(user_id) for user_id in user_ids], message)
-
-
-async def _group_send_all(groups: list[str], message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    for group in groups:
-        await layer.group_send(group, message)
+    pusher.push([user_group_name(user_id) for user_id in user_ids], message)
 
 
 def _advisory_lock(namespace: int, ids: Iterable[UUID], *, shared: bool = False) -> None:

@@ -292,7 +292,7 @@ def transaction_response_store(*, transaction_id: UUID) -> Transaction:
 # --- status -----------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic  # a savepoint when nested: callers catch its DoesNotExist and go on
 def transaction_status_advance(
     *,
     transaction_id: UUID,

@@ -20,13 +20,10 @@ def outbox_event_create(*, topic: Topic | str, key: str, envelope: Envelope) -> 
     """Must run inside the caller's transaction: the event commits if and only if the change does."""
     if not connection.in_atomic_block:
         raise OutboxOutsideTransaction("outbox_event_create() must be called inside transaction.atomic()")
-    event = OutboxEvent.objects.create(
+    # The insert NOTIFYs the relay (a trigger, migration 0002), delivered at COMMIT: it wakes at once.
+    return OutboxEvent.objects.create(
         event_id=envelope.event_id, topic=str(topic), key=str(key), envelope=envelope.to_dict()
     )
-    # NOTIFY is delivered at COMMIT (and coalesced per transaction), waking the relay at once.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
-    return event
 
 
 @transaction.atomic
