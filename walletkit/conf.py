@@ -53,9 +53,12 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:16379/0")
 # The channel layer of the gateway (websockets) and of history (the pushes). channels-redis waits
 # for a message with BZPOPMIN for 5 s; redis-py 8 reads every socket with a 5 s timeout by
 # default, so idle websockets died with "Timeout reading": read longer than the layer blocks.
+# All sockets of one gateway process share ONE queue, and channels-redis silently drops group
+# messages beyond its capacity (default 100): a gateway lagging under load lost final statuses.
+# Messages still expire after 60 s, which bounds the queue.
 CHANNEL_LAYER = {
     "BACKEND": "channels_redis.core.RedisChannelLayer",
-    "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+    "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 20_000},
 }
 
 KEYS_DIR = DATA_DIR / "keys"

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from history.models import FINAL_RANK, STATUS_RANK, Direction, EntryType, HistoryEntry, Status, WalletOwner
-from history.push import pusher
+from history.push import group_send_all
 from walletkit.http import service_request
 from walletkit.money import amount_format
 
@@ -197,7 +197,7 @@ def transaction_status_push(*, user_ids: Iterable[int], transaction: dict[str, A
     change is never announced. Best effort — a client that missed it catches up with
     ``/activity?changed_since=``."""
     message = {"type": "transaction.status", "transaction": transaction}
-    pusher.push([user_group_name(user_id) for user_id in user_ids], message)
+    group_send_all([user_group_name(user_id) for user_id in user_ids], message)
 
 
 def _advisory_lock(namespace: int, ids: Iterable[UUID], *, shared: bool = False) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import jwt
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from config.asgi import application
 from django.contrib.auth import get_user_model
@@ -218,5 +219,24 @@ def test_a_socket_idle_longer_than_the_redis_read_timeout_still_receives():
 
         assert await socket.receive_json_from(timeout=DEADLINE) == status_message(transaction_id)
         await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_pushes_queued_for_a_busy_gateway_are_kept_not_dropped():
+    # All sockets of one gateway process share ONE channels-redis queue, and channels-redis drops
+    # group messages silently beyond its capacity (default 100): under load, a lagging gateway lost
+    # users' final statuses. The configured capacity keeps a busy gateway's backlog.
+    async def scenario():
+        layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        channel = await layer.new_channel()
+        await layer.group_add("user_161", channel)
+        sent = [str(uuid.uuid4()) for _ in range(300)]
+        for transaction_id in sent:
+            await layer.group_send("user_161", status_message(transaction_id))
+
+        received = [(await asyncio.wait_for(layer.receive(channel), DEADLINE))["transaction"]["id"] for _ in sent]
+
+        assert received == sent
 
     async_to_sync(scenario)()
