@@ -35,5 +35,7 @@ def logging_config(level: str = "INFO") -> dict:
             "django.db.backends": {"level": "WARNING"},
             "daphne": {"level": "WARNING"},
             "django.channels.server": {"level": "WARNING"},
+            # A line per service-to-service call is noise (and CPU on every payment); failures still log.
+            "httpx": {"level": "WARNING"},
         },
     }

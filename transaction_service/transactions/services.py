@@ -210,24 +210,21 @@ def _replay(tx: Transaction, *, fingerprint: str) -> Response:
 
 @transaction.atomic
 def transaction_reserve_outcome_apply(*, transaction_id: UUID, outcome: ReserveOutcome) -> Transaction:
-    """Record the wallet's answer to a reserve and, if none is stored yet, the response it makes."""
+    """Record the wallet's answer to a reserve and, if none is stored yet, the response it makes.
+
+    One row lock for all of it (this is on every payment's request path: no second lock, no savepoint).
+    """
+    tx = Transaction.objects.select_for_update(no_key=True).get(id=transaction_id)
     verdict = outcome.verdict
     if verdict == ReserveVerdict.RESERVED:
-        tx = Transaction.objects.select_for_update(no_key=True).get(id=transaction_id)
-        tx = transaction_status_advance(
-            transaction_id=transaction_id,
-            status=TransactionStatus.RESERVED,
-            currency=outcome.body.get("currency"),
-            counterparty_owner_id=_counterparty(tx, outcome.body),
-        )
+        currency, receiver = outcome.body.get("currency"), _counterparty(tx, outcome.body)
+        tx = _status_advance_locked(tx, status=TransactionStatus.RESERVED, currency=currency,
+                                    counterparty_owner_id=receiver)  # fmt: skip
     elif verdict in (ReserveVerdict.REFUSED, ReserveVerdict.NOT_FOUND):
-        tx = transaction_status_advance(
-            transaction_id=transaction_id, status=TransactionStatus.FAILED, reason=outcome.code
-        )
+        tx = _status_advance_locked(tx, status=TransactionStatus.FAILED, reason=outcome.code)
     elif verdict == ReserveVerdict.UNREACHABLE:
-        tx = _transaction_fail_unreached(transaction_id=transaction_id)
-    else:  # UNKNOWN: a hold may exist; the sweeper will find out
-        tx = Transaction.objects.select_for_update(no_key=True).get(id=transaction_id)
+        tx = _fail_unreached_locked(tx)
+    # UNKNOWN: a hold may exist; the sweeper will find out.
     return _response_store(tx, detail=outcome.detail)
 
 
@@ -238,17 +235,14 @@ def _counterparty(tx: Transaction, body: dict[str, Any]) -> int | None:
     return int(value) if value is not None else None
 
 
-def _transaction_fail_unreached(*, transaction_id: UUID) -> Transaction:
+def _fail_unreached_locked(tx: Transaction) -> Transaction:
     """No try reached the wallet, so no hold exists: fail it and free the key for a later retry.
 
     Only from INITIATED: if anything moved it meanwhile, a hold exists and failing it would strand money.
     """
-    tx = Transaction.objects.select_for_update(no_key=True).get(id=transaction_id)
     if tx.status != TransactionStatus.INITIATED:
         return tx
-    tx = transaction_status_advance(
-        transaction_id=transaction_id, status=TransactionStatus.FAILED, reason="wallet_unavailable"
-    )
+    tx = _status_advance_locked(tx, status=TransactionStatus.FAILED, reason="wallet_unavailable")
     tx.idempotency_key = None
     tx.save(update_fields=["idempotency_key"])
     return tx
@@ -308,6 +302,22 @@ def transaction_status_advance(
     The row lock (select_for_update) serialises the request thread, the ledger consumer and the sweeper.
     """
     tx = Transaction.objects.select_for_update(no_key=True).get(id=transaction_id)
+    return _status_advance_locked(
+        tx, status=status, reason=reason, currency=currency, counterparty_owner_id=counterparty_owner_id,
+        posted_at=posted_at,
+    )  # fmt: skip
+
+
+def _status_advance_locked(
+    tx: Transaction,
+    *,
+    status: str,
+    reason: str | None = None,
+    currency: str | None = None,
+    counterparty_owner_id: int | None = None,
+    posted_at: datetime | None = None,
+) -> Transaction:
+    """transaction_status_advance on a row the caller has locked in its transaction."""
     changed = _details_fill(tx, currency=currency, counterparty_owner_id=counterparty_owner_id)
     if posted_at is not None and tx.posted_at is None:
         tx.posted_at = posted_at
