@@ -25,12 +25,13 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import OffsetSpec
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import F
 
 from walletkit import metrics
-from walletkit.kafka import consumer_create, producer_create
+from walletkit.kafka import admin_create, producer_create
 from walletkit.outbox.models import OutboxEvent
 from walletkit.outbox.services import NOTIFY_CHANNEL, outbox_republish
 from walletkit.shutdown import ShutdownFlag
@@ -53,7 +54,7 @@ class OutboxRelay:
         self.check_every = float(getattr(settings, "OUTBOX_AMNESIA_CHECK_SECONDS", 3.0))
         self.republish_window = float(getattr(settings, "OUTBOX_REPUBLISH_WINDOW", 600.0))
         self._next_check = time.monotonic() + self.check_every
-        self._watermarks = None  # a consumer used only to ask for high watermarks; made on first use
+        self._admin = None  # asks the broker for high watermarks; made on first use
 
     def run(self) -> None:
         listener = None
@@ -75,8 +76,6 @@ class OutboxRelay:
                 self._back_off()
         self._close(listener)
         self.producer.flush(5)
-        if self._watermarks is not None:
-            self._watermarks.close()
 
     def amnesia_repair(self) -> int:
         """If the broker forgot acknowledged events, mark the recent window for republishing."""
@@ -96,22 +95,22 @@ class OutboxRelay:
         return count
 
     def _watermark_fell(self) -> bool:
-        if not self.floor:
+        """One ListOffsets request for every partition published to (a round trip per partition,
+        every few seconds, stalled the relay long enough to show in the saga's p99)."""
+        floor = dict(self.floor)
+        if not floor:
             return False
-        if self._watermarks is None:
-            self._watermarks = consumer_create(group_id=f"{settings.SERVICE_NAME}-relay-watermarks")
-        for (topic, partition), offset in list(self.floor.items()):
-            try:
-                _low, high = self._watermarks.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=2, cached=False
-                )
-            except KafkaException as exc:
-                if exc.args[0].code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION):
-                    return True  # the topic itself is gone
-                return False  # the broker is unreachable right now: ask again next time
-            if high <= offset:
-                return True
-        return False
+        if self._admin is None:
+            self._admin = admin_create()
+        wanted = {TopicPartition(topic, partition): OffsetSpec.latest() for topic, partition in floor}
+        try:
+            answers = self._admin.list_offsets(wanted, request_timeout=2)
+            highs = {(tp.topic, tp.partition): future.result().offset for tp, future in answers.items()}
+        except KafkaException as exc:
+            if exc.args[0].code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION):
+                return True  # the topic itself is gone
+            return False  # the broker is unreachable right now: ask again next time
+        return any(highs[key] <= offset for key, offset in floor.items())
 
     def relay_batch(self) -> tuple[int, int]:
         """Publish one claimed batch. Returns (published, failed)."""

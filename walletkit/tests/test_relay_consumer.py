@@ -16,7 +16,7 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from walletkit.events import dead_letter_topic
-from walletkit.inbox.loop import ConsumerLoop
+from walletkit.inbox.loop import LAG_REPORT_SECONDS, ConsumerLoop
 from walletkit.inbox.models import DeadLetter, InboxEvent
 from walletkit.inbox.registry import consumer_get
 from walletkit.outbox.models import OutboxEvent
@@ -149,6 +149,20 @@ def test_one_loop_applies_the_topics_of_consumers_sharing_a_group_each_under_its
         lambda: [m for m in other_dlq.poll() if event_ids([m]) == [other_poison.event_id]], message="the poison"
     )
     assert dict(dead.headers())["consumer"] == OTHER_CONSUMER.encode()
+
+
+def test_the_consumer_reports_its_lag_per_partition_without_asking_the_broker(relay_start, consumer_start):
+    relay_start()
+    consumer_start()
+    (event,) = outbox_write(kit_envelope(), key="wallet-lag")
+    applied(event.event_id)
+
+    def lag_samples():
+        samples = [s for metric in REGISTRY.collect() if metric.name == "consumer_lag" for s in metric.samples]
+        return [s for s in samples if s.labels["consumer"] == KIT_CONSUMER]
+
+    reported = wait_until(lag_samples, timeout=LAG_REPORT_SECONDS + 10, message="a consumer_lag sample")
+    assert all(sample.value == 0 for sample in reported)  # everything published was consumed
 
 
 def test_consumers_of_different_groups_cannot_share_a_loop():
