@@ -204,9 +204,14 @@ def _wallets_lock(hold: Hold) -> dict[UUID, Wallet]:
     sender.
     """
     ids = [wallet_id for wallet_id in (hold.from_wallet_id, hold.to_wallet_id) if wallet_id]
-    return {
-        wallet.id: wallet for wallet in Wallet.objects.select_for_update(no_key=True).filter(id__in=ids).order_by("id")
-    }
+    locked = Wallet.objects.select_for_update(no_key=True).filter(id__in=ids).order_by("id")
+    wallets = {wallet.id: wallet for wallet in locked}
+    # The hold's event names both owners: take them from these rows, not a query per side.
+    if hold.from_wallet_id:
+        hold.from_wallet = wallets[hold.from_wallet_id]
+    if hold.to_wallet_id:
+        hold.to_wallet = wallets[hold.to_wallet_id]
+    return wallets
 
 
 def _wallet_save(wallet: Wallet) -> None:

@@ -106,36 +106,31 @@ class ConsumerLoop:
 
     def apply_batch(self, messages: list[Message]) -> None:
         """Apply messages in ONE database transaction — one commit, one WAL flush, instead of one
-        per event — each in its own savepoint (apply()'s atomic block nests).
+        per event — and no savepoint per event (two round trips each, on every event).
 
-        A message whose handler fails is rolled back alone and then retried on its own
-        (process_until_settled: attempts, then the dead-letter topic); a lost database (or a
-        deadlock) rolls the whole batch back and every message goes the one-by-one way. Events of
-        a partition may thus be applied out of order: every handler is order-tolerant (monotonic
-        statuses, idempotent effects), as it must be anyway for events that cross partitions.
+        If any message fails (its handler raises, a bad envelope, a lost database, a deadlock),
+        the whole batch is rolled back and each message is then applied on its own, in order
+        (process_until_settled: attempts, then the dead-letter topic). Failures are rare; the
+        common path pays nothing for them. Handlers must be order-tolerant anyway (monotonic
+        statuses, idempotent effects): events that cross partitions arrive in any order.
         """
-        outcomes: list[tuple[str, bool]] = []
-        retry_alone: list[Message] = []
         try:
             with transaction.atomic():
-                for message in messages:
-                    try:
-                        first_time = self._apply_once(envelope_parse(message.value()), message)
-                        outcomes.append((self.specs[message.topic()].name, first_time))
-                    except (OperationalError, InterfaceError):
-                        raise
-                    except Exception:
-                        retry_alone.append(message)  # its savepoint is rolled back; the batch goes on
-        except (OperationalError, InterfaceError) as exc:
+                outcomes = [
+                    (self.specs[message.topic()].name, self._apply_once(envelope_parse(message.value()), message))
+                    for message in messages
+                ]
+        except Exception as exc:  # noqa: BLE001 — every message is retried alone just below
             logger.warning("batch rolled back; applying one by one", extra={"error": str(exc)})
-            connection.close()
-            outcomes, retry_alone = [], list(messages)
+            if isinstance(exc, DatabaseError):
+                connection.close()
+            for message in messages:
+                self.process_until_settled(message)
+            return
         finally:
             correlation_id_set(None)
         for name, first_time in outcomes:
             metrics.EVENTS_CONSUMED.labels(name, "applied" if first_time else "duplicate").inc()
-        for message in retry_alone:
-            self.process_until_settled(message)
 
     def process_until_settled(self, message: Message) -> None:
         """Apply the message, or dead-letter it after ``max_attempts`` failures of its own.
@@ -180,10 +175,11 @@ class ConsumerLoop:
         return first_time
 
     def _apply_once(self, envelope: Envelope, message: Message) -> bool:
-        """Inbox row and effect in one atomic block (a savepoint inside a batch's transaction)."""
+        """Inbox row and effect in one atomic block: its own transaction, or part of a batch's (no
+        savepoint: a failure rolls the whole batch back, see apply_batch)."""
         spec = self.specs[message.topic()]
         correlation_id_set(envelope.correlation_id)
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             with connection.cursor() as cursor:
                 cursor.execute(
                     INBOX_INSERT,

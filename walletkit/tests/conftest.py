@@ -35,10 +35,16 @@ OTHER_CONSUMER = "kit-other-effects"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def kit_topic_names() -> list[str]:
+    """The kit's topics and their dead-letter topics (created up front: a consumer subscribed to a
+    topic that appears later only notices at its next metadata refresh, minutes away)."""
+    topics = [KIT_TOPIC, OTHER_TOPIC]
+    return [*topics, *map(dead_letter_topic, topics)]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def kit_topics() -> None:
-    topics = [KIT_TOPIC, OTHER_TOPIC]
-    topics_ensure(settings.KAFKA_BOOTSTRAP_SERVERS, [*topics, *map(dead_letter_topic, topics)], partitions=4)
+    topics_ensure(settings.KAFKA_BOOTSTRAP_SERVERS, kit_topic_names(), partitions=4)
 
 
 def kit_envelope(name: str = "effect", **payload) -> Envelope:

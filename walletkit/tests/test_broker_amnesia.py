@@ -12,12 +12,12 @@ from django.conf import settings
 from prometheus_client import REGISTRY
 
 from walletkit.devstack import infra
-from walletkit.events import ALL_TOPICS, dead_letter_topic
+from walletkit.events import ALL_TOPICS
 from walletkit.outbox.relay import OutboxRelay
 from walletkit.outbox.services import outbox_backlog
 from walletkit.shutdown import ShutdownFlag
 from walletkit.testing.waiting import wait_until
-from walletkit.tests.conftest import KIT_TOPIC, kit_envelope, outbox_write
+from walletkit.tests.conftest import kit_envelope, kit_topic_names, outbox_write
 from walletkit.tests.kitapp.models import Effect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,7 +36,7 @@ def broker_restart(supervisor) -> None:
     supervisor.stop_one("infra-broker")
     supervisor.start(spec)
     infra.wait_for_port(int(settings.KAFKA_BOOTSTRAP_SERVERS.rsplit(":", 1)[1]))
-    topics = [*ALL_TOPICS, KIT_TOPIC, dead_letter_topic(KIT_TOPIC)]
+    topics = [*ALL_TOPICS, *kit_topic_names()]
     infra.topics_ensure(settings.KAFKA_BOOTSTRAP_SERVERS, topics, partitions=4)
 
 
