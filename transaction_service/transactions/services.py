@@ -287,25 +287,16 @@ def transaction_response_store(*, transaction_id: UUID) -> Transaction:
 
 
 @transaction.atomic  # a savepoint when nested: callers catch its DoesNotExist and go on
-def transaction_status_advance(
-    *,
-    transaction_id: UUID,
-    status: str,
-    reason: str | None = None,
-    currency: str | None = None,
-    counterparty_owner_id: int | None = None,
-    posted_at: datetime | None = None,
-) -> Transaction:
-    """The only way a status changes. Monotonic by rank, so duplicates and out-of-order news change nothing;
-    a final status never moves, and news contradicting it is recorded as an anomaly. Raises DoesNotExist.
+def transaction_status_advance(*, transaction_id: UUID, **news: Any) -> Transaction:
+    """The only way a status changes (``news``: status, and optionally reason, currency,
+    counterparty_owner_id, posted_at). Monotonic by rank, so duplicates and out-of-order news change
+    nothing; a final status never moves, and news contradicting it is recorded as an anomaly.
+    Raises DoesNotExist.
 
     The row lock (select_for_update) serialises the request thread, the ledger consumer and the sweeper.
     """
     tx = Transaction.objects.select_for_update(no_key=True).get(id=transaction_id)
-    return _status_advance_locked(
-        tx, status=status, reason=reason, currency=currency, counterparty_owner_id=counterparty_owner_id,
-        posted_at=posted_at,
-    )  # fmt: skip
+    return _status_advance_locked(tx, **news)
 
 
 def _status_advance_locked(
