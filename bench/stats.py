@@ -54,7 +54,9 @@ def per_second_percentile(samples: list[tuple[float, float]], start: float, dura
 
 
 def _proc_table() -> dict[int, tuple[int, float]]:
-    """pid → (parent pid, CPU seconds user+system) for every process we can read."""
+    """pid → (parent pid, CPU seconds) for every process we can read: its own user+system time plus
+    that of its exited children it has reaped (cutime+cstime), so a subtree's total keeps the CPU of
+    short-lived children (PostgreSQL backends of closed connections) instead of losing it."""
     table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -64,7 +66,7 @@ def _proc_table() -> dict[int, tuple[int, float]]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+        table[int(entry.name)] = (int(fields[1]), sum(int(value) for value in fields[11:15]) / CLOCK_TICKS)
     return table
 
 
