@@ -50,15 +50,13 @@ KAFKA_SECURITY = {
 OUTBOX_REPUBLISH_WINDOW = env.float("OUTBOX_REPUBLISH_WINDOW", default=600.0)
 OUTBOX_AMNESIA_CHECK_SECONDS = env.float("OUTBOX_AMNESIA_CHECK_SECONDS", default=3.0)
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:16379/0")
-# The channel layer of the gateway (websockets) and of history (the pushes). channels-redis waits
-# for a message with BZPOPMIN for 5 s; redis-py 8 reads every socket with a 5 s timeout by
-# default, so idle websockets died with "Timeout reading": read longer than the layer blocks.
-# All sockets of one gateway process share ONE queue, and channels-redis silently drops group
-# messages beyond its capacity (default 100): a gateway lagging under load lost final statuses.
-# Messages still expire after 60 s, which bounds the queue.
+# The channel layer of the gateway (websockets) and of history (the pushes). All sockets of one
+# gateway process share ONE channels-redis queue, which silently drops group messages beyond its
+# capacity (default 100): a gateway lagging under load lost final statuses. Messages still
+# expire after 60 s, which bounds the queue.
 CHANNEL_LAYER = {
     "BACKEND": "channels_redis.core.RedisChannelLayer",
-    "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 20_000},
+    "CONFIG": {"hosts": [REDIS_URL], "capacity": 20_000},
 }
 
 KEYS_DIR = DATA_DIR / "keys"
