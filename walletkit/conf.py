@@ -50,12 +50,12 @@ KAFKA_SECURITY = {
 OUTBOX_REPUBLISH_WINDOW = env.float("OUTBOX_REPUBLISH_WINDOW", default=600.0)
 OUTBOX_AMNESIA_CHECK_SECONDS = env.float("OUTBOX_AMNESIA_CHECK_SECONDS", default=3.0)
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:16379/0")
-# The channel layer of the gateway (websockets) and of history (the pushes). All sockets of one
-# gateway process share ONE channels-redis queue, which silently drops group messages beyond its
-# capacity (default 100): a gateway lagging under load lost final statuses. Messages still
-# expire after 60 s, which bounds the queue.
+# The channel layer of the gateway (websockets) and of history (the pushes): walletkit.channels
+# keeps idle websockets alive. All sockets of one gateway process share ONE channels-redis queue,
+# which silently drops group messages beyond its capacity (default 100): a gateway lagging under
+# load lost final statuses. Messages still expire after 60 s, which bounds the queue.
 CHANNEL_LAYER = {
-    "BACKEND": "channels_redis.core.RedisChannelLayer",
+    "BACKEND": "walletkit.channels.ChannelLayer",
     "CONFIG": {"hosts": [REDIS_URL], "capacity": 20_000},
 }
 

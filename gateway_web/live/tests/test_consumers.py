@@ -206,6 +206,23 @@ def test_a_logged_in_browser_session_authenticates_without_a_message():
     async_to_sync(scenario)()
 
 
+def test_a_socket_idle_longer_than_the_redis_read_timeout_still_receives():
+    # channels-redis waits for a message with BZPOPMIN for 5 s; redis-py 8 reads every socket
+    # with a 5 s timeout by default, so an idle socket's consumer died with "Timeout reading"
+    # (walletkit.channels.ChannelLayer waits again instead).
+    async def scenario():
+        socket = await connected_by_message(151)
+        assert await socket.receive_nothing(timeout=6.5, interval=0.5)
+        transaction_id = str(uuid.uuid4())
+
+        await get_channel_layer().group_send("user_151", status_message(transaction_id))
+
+        assert await socket.receive_json_from(timeout=DEADLINE) == status_message(transaction_id)
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
 def test_pushes_queued_for_a_busy_gateway_are_kept_not_dropped():
     # All sockets of one gateway process share ONE channels-redis queue, and channels-redis drops
     # group messages silently beyond its capacity (default 100): under load, a lagging gateway lost
