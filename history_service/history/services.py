@@ -65,7 +65,7 @@ def user_group_name(user_id: int) -> str:
     return f"user_{user_id}"
 
 
-@transaction.atomic(savepoint=False)  # nested in a consumer's per-event savepoint: no second one
+@transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
 def wallet_owner_record(*, wallet_id: UUID, owner_id: int, currency: str, name: str = "") -> WalletOwner:
     """Idempotent; claims for the owner every entry of this wallet written before the wallet was known."""
     _advisory_lock((_WALLET_LOCKS, [wallet_id], False))
@@ -98,7 +98,7 @@ def wallet_owner_learn(*, wallet_id: UUID) -> int | None:
     return int(wallet["owner_id"])
 
 
-@transaction.atomic(savepoint=False)  # nested in a consumer's per-event savepoint: no second one
+@transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
 def history_entry_record(
     *,
     movement: Movement,

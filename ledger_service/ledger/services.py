@@ -55,7 +55,7 @@ def account_open(*, wallet_id: UUID, currency: str) -> Account:
     return account
 
 
-@transaction.atomic(savepoint=False)  # nested in a consumer's per-event savepoint: no second one
+@transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
 def entry_post(
     *,
     transaction_id: UUID,
@@ -86,7 +86,7 @@ def entry_post(
     return _post(movement, debit=debit, credit=credit)
 
 
-@transaction.atomic(savepoint=False)  # nested in a consumer's per-event savepoint: no second one
+@transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
 def entry_expire(
     *,
     transaction_id: UUID,

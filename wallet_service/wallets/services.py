@@ -107,7 +107,7 @@ def hold_reserve(
     return hold, True
 
 
-@transaction.atomic(savepoint=False)  # nested in a consumer's per-event savepoint: no second one
+@transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
 def hold_capture(*, transaction_id: UUID) -> Hold | None:
     """The ledger posted the movement: apply it to the snapshot, exactly once."""
     hold = Hold.objects.select_for_update(no_key=True).filter(transaction_id=transaction_id).first()
@@ -133,7 +133,7 @@ def hold_capture(*, transaction_id: UUID) -> Hold | None:
     return hold
 
 
-@transaction.atomic(savepoint=False)  # nested in a consumer's per-event savepoint: no second one
+@transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
 def hold_release(*, transaction_id: UUID, reason: str) -> Hold | None:
     """The ledger said no: give the set-aside money back to ``available``, exactly once."""
     hold = Hold.objects.select_for_update(no_key=True).filter(transaction_id=transaction_id).first()

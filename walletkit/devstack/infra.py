@@ -7,6 +7,7 @@ argv of a foreground process so one supervisor can own, restart and stop all of 
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -56,11 +57,8 @@ def port_free(port: int) -> bool:
 def consecutive_free_ports(count: int, *, first: int = 20000, last: int = 29990) -> int:
     """The first of ``count`` consecutive free loopback ports (the gateway and the four services),
     below the ephemeral range free_port() draws from and far from make up's 8000-8004."""
-    import random
-
-    rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(first, last)
+        base = random.randrange(first, last)
         if all(port_free(base + offset) for offset in range(count)):
             return base
     raise RuntimeError(f"no {count} consecutive free ports in {first}-{last}")

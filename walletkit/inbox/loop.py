@@ -25,9 +25,9 @@ from walletkit.shutdown import ShutdownFlag
 logger = logging.getLogger(__name__)
 
 LAG_REPORT_SECONDS = 5.0
-# Events applied per database transaction: enough to share one commit, few enough that row locks
-# taken by a batch (a wallet capture) are not held long against the API's reserve path.
-TRANSACTION_BATCH = 50
+# Events per poll, applied in one database transaction: enough to share one commit, few enough that
+# row locks taken by a batch (a wallet capture) are not held long against the API's reserve path.
+BATCH_SIZE = 50
 INBOX_INSERT = """
     INSERT INTO inbox_event (consumer, event_id, event_type, topic, partition, "offset", processed_at)
     VALUES (%s, %s, %s, %s, %s, %s, now())
@@ -48,7 +48,7 @@ class ConsumerLoop:
     Each spec keeps its own inbox name, handler and dead-letter topic.
     """
 
-    def __init__(self, *specs: ConsumerSpec, shutdown: ShutdownFlag, batch_size: int = 200) -> None:
+    def __init__(self, *specs: ConsumerSpec, shutdown: ShutdownFlag, batch_size: int = BATCH_SIZE) -> None:
         groups = {spec.group for spec in specs}
         if len(groups) != 1 or len({spec.topic for spec in specs}) != len(specs):
             raise ValueError("consumers sharing a loop need one group and distinct topics")
@@ -79,10 +79,9 @@ class ConsumerLoop:
                         continue
                     good.append(message)
                     done[(message.topic(), message.partition())] = message.offset() + 1
-                for start in range(0, len(good), TRANSACTION_BATCH):
-                    self.apply_batch(good[start : start + TRANSACTION_BATCH])
-                if done:
-                    # Only after every database commit above: a crash before this line replays them.
+                if good:
+                    self.apply_batch(good)
+                    # Only after the batch's database commit: a crash before this line replays it.
                     self.consumer.commit(
                         offsets=[TopicPartition(t, p, o) for (t, p), o in done.items()], asynchronous=False
                     )
@@ -130,7 +129,7 @@ class ConsumerLoop:
         finally:
             correlation_id_set(None)
         for name, first_time in outcomes:
-            metrics.EVENTS_CONSUMED.labels(name, "applied" if first_time else "duplicate").inc()
+            _count(name, first_time)
 
     def process_until_settled(self, message: Message) -> None:
         """Apply the message, or dead-letter it after ``max_attempts`` failures of its own.
@@ -170,7 +169,7 @@ class ConsumerLoop:
     def apply(self, envelope: Envelope, message: Message) -> bool:
         """True if the effect was applied now, False if this consumer had already applied it."""
         first_time = self._apply_once(envelope, message)
-        metrics.EVENTS_CONSUMED.labels(self.specs[message.topic()].name, "applied" if first_time else "duplicate").inc()
+        _count(self.specs[message.topic()].name, first_time)
         correlation_id_set(None)
         return first_time
 
@@ -248,3 +247,7 @@ class ConsumerLoop:
                 metrics.CONSUMER_LAG.labels(self.specs[tp.topic].name, str(tp.partition)).set(max(high - tp.offset, 0))
         except Exception as exc:  # lag is a metric, never a reason to stop consuming
             logger.debug("lag report failed", extra={"error": str(exc)})
+
+
+def _count(name: str, first_time: bool) -> None:
+    metrics.EVENTS_CONSUMED.labels(name, "applied" if first_time else "duplicate").inc()

@@ -97,12 +97,11 @@ class OutboxRelay:
     def _watermark_fell(self) -> bool:
         """One ListOffsets request for every partition published to (a round trip per partition,
         every few seconds, stalled the relay long enough to show in the saga's p99)."""
-        floor = dict(self.floor)
-        if not floor:
+        if not self.floor:
             return False
         if self._admin is None:
             self._admin = admin_create()
-        wanted = {TopicPartition(topic, partition): OffsetSpec.latest() for topic, partition in floor}
+        wanted = {TopicPartition(topic, partition): OffsetSpec.latest() for topic, partition in self.floor}
         try:
             answers = self._admin.list_offsets(wanted, request_timeout=2)
             highs = {(tp.topic, tp.partition): future.result().offset for tp, future in answers.items()}
@@ -110,7 +109,7 @@ class OutboxRelay:
             if exc.args[0].code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION):
                 return True  # the topic itself is gone
             return False  # the broker is unreachable right now: ask again next time
-        return any(highs[key] <= offset for key, offset in floor.items())
+        return any(highs[key] <= offset for key, offset in self.floor.items())
 
     def relay_batch(self) -> tuple[int, int]:
         """Publish one claimed batch. Returns (published, failed)."""

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from walletkit.inbox.loop import ConsumerLoop
+from walletkit.inbox.loop import BATCH_SIZE, ConsumerLoop
 from walletkit.inbox.registry import consumer_get, consumer_registry
 from walletkit.shutdown import ShutdownFlag
 
@@ -11,9 +11,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("names", nargs="*", help="consumer names from settings.CONSUMERS")
         parser.add_argument("--list", action="store_true", help="list registered consumers and exit")
-        parser.add_argument("--batch-size", type=int, default=200)
+        parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
 
-    def handle(self, *args, names=(), list=False, batch_size=200, **options):
+    def handle(self, *args, names=(), list=False, batch_size=BATCH_SIZE, **options):
         if list or not names:
             for spec in consumer_registry().values():
                 self.stdout.write(
