@@ -13,6 +13,7 @@ from walletkit.events import Envelope, EventType, InvalidEvent
 
 
 def wallet_event_handle(envelope: Envelope) -> None:
+    """Every hold event means the wallet service accepted the movement, and names both sides' owners."""
     payload = envelope.payload
     if envelope.event_type == EventType.WALLET_OPENED:
         wallet_owner_record(
@@ -20,28 +21,26 @@ def wallet_event_handle(envelope: Envelope) -> None:
             currency=payload["currency"], name=payload.get("name") or "",
         )  # fmt: skip
     elif envelope.event_type in (EventType.FUNDS_RESERVED, EventType.DEPOSIT_AUTHORIZED):
-        movement = _movement(envelope.transaction_id, payload)
-        history_entry_record(
-            movement=movement, status=Status.RESERVED, seen_at=_time(envelope.occurred_at),
-            owners=_payload_owners(movement, payload),
-        )  # fmt: skip
+        _held_record(envelope, status=Status.RESERVED)
     elif envelope.event_type in (EventType.HOLD_CAPTURED, EventType.HOLD_RELEASED):
         # SUCCESS means spendable (decision 0005): the wallet's capture, not the ledger's posting.
         captured = envelope.event_type == EventType.HOLD_CAPTURED
-        history_entry_record(
-            movement=_movement(envelope.transaction_id, payload),
-            status=Status.SUCCESS if captured else Status.FAILED, seen_at=_time(envelope.occurred_at),
-            failure_reason="" if captured else str(payload.get("reason") or ""),
-        )  # fmt: skip
+        _held_record(envelope, status=Status.SUCCESS if captured else Status.FAILED)
 
 
 def ledger_event_handle(envelope: Envelope) -> None:
     """Only a rejection is final here; LedgerPosted becomes SUCCESS when the wallet captures it."""
-    if envelope.event_type != EventType.LEDGER_REJECTED:
-        return
+    if envelope.event_type == EventType.LEDGER_REJECTED:
+        _held_record(envelope, status=Status.FAILED)
+
+
+def _held_record(envelope: Envelope, *, status: str) -> None:
+    """A movement the wallet service holds (wallet events, and the ledger's, which follow from them)."""
+    movement = _movement(envelope.transaction_id, envelope.payload)
     history_entry_record(
-        movement=_movement(envelope.transaction_id, envelope.payload), status=Status.FAILED,
-        seen_at=_time(envelope.occurred_at), failure_reason=str(envelope.payload.get("reason") or ""),
+        movement=movement, status=status, seen_at=_time(envelope.occurred_at), accepted=True,
+        failure_reason=str(envelope.payload.get("reason") or "") if status == Status.FAILED else "",
+        owners=_payload_owners(movement, envelope.payload),
     )  # fmt: skip
 
 
@@ -49,19 +48,33 @@ def transaction_event_handle(envelope: Envelope) -> None:
     if envelope.event_type != EventType.TRANSACTION_STATUS_CHANGED:
         return
     view = envelope.payload["transaction"]
+    # transaction_service lists the acting user (the transaction's owner) first, then the receiver
+    # the wallet service named when it accepted the transfer.
     user_ids = [int(user_id) for user_id in envelope.payload["user_ids"]]
+    if not user_ids:
+        raise InvalidEvent("a transaction status change names no user")
     status = view.get("status")
     if status not in Status.values:
         raise InvalidEvent(f"unknown transaction status {status!r}")
     movement = _movement(view.get("id") or envelope.transaction_id, view)
-    # With a single user every side is theirs (a deposit, a withdrawal, a transfer between own wallets).
-    owners = {wallet_id: user_ids[0] for wallet_id in movement.wallet_ids} if len(set(user_ids)) == 1 else {}
+    # Reserved once means a hold was made, whatever came after; FAILED without it was refused.
+    accepted = status in (Status.RESERVED, Status.SUCCESS) or bool(view.get("reserved_at"))
     history_entry_record(
-        movement=movement, status=status, seen_at=_time(envelope.occurred_at),
+        movement=movement, status=status, seen_at=_time(envelope.occurred_at), accepted=accepted,
         created_at=_time(view["created_at"]) if view.get("created_at") else None,
-        failure_reason=str(view.get("failure_reason") or ""), owners=owners, user_ids=user_ids,
-        transaction_view=view,
+        failure_reason=str(view.get("failure_reason") or ""), owners=_accepted_owners(movement, user_ids),
+        actor_id=user_ids[0], user_ids=user_ids, transaction_view=view,
     )  # fmt: skip
+
+
+def _accepted_owners(movement: Movement, user_ids: list[int]) -> dict[UUID, int]:
+    """The owners an accepted transaction implies: the wallet service let the actor use the acting
+    wallet, so it is theirs; a transfer's receiver only once named (a lone user id may just mean the
+    receiver is not known yet — never assume it is the actor)."""
+    owners = {movement.acting_wallet_id: user_ids[0]}
+    if movement.type == EntryType.TRANSFER and len(user_ids) > 1:
+        owners[movement.to_wallet_id] = user_ids[1]
+    return owners
 
 
 def _movement(transaction_id: Any, fields: dict[str, Any]) -> Movement:
@@ -83,13 +96,14 @@ def _movement(transaction_id: Any, fields: dict[str, Any]) -> Movement:
 
 
 def _payload_owners(movement: Movement, payload: dict[str, Any]) -> dict[UUID, int]:
-    """FundsReserved names the sender (owner_id); DepositAuthorized the depositor, who owns the target."""
+    """Hold events name each side's owner (from_owner_id, to_owner_id; the ledger passes them on).
+    ``owner_id``, the acting user, owns the acting wallet of an accepted movement: the fallback."""
     owners: dict[UUID, int] = {}
-    acting = payload.get("owner_id")
-    if acting is not None:
-        owners[movement.to_wallet_id if movement.type == EntryType.DEPOSIT else movement.from_wallet_id] = int(acting)
-    if payload.get("to_owner_id") is not None and movement.to_wallet_id is not None:
-        owners[movement.to_wallet_id] = int(payload["to_owner_id"])
+    if payload.get("owner_id") is not None:
+        owners[movement.acting_wallet_id] = int(payload["owner_id"])
+    for wallet_id, field in ((movement.from_wallet_id, "from_owner_id"), (movement.to_wallet_id, "to_owner_id")):
+        if wallet_id is not None and payload.get(field) is not None:
+            owners[wallet_id] = int(payload[field])
     return owners
 
 

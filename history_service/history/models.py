@@ -6,7 +6,8 @@ from django.db import models
 
 
 class WalletOwner(models.Model):
-    """Learned from WalletOpened; lets entries created before it arrived be claimed by their owner."""
+    """Learned from WalletOpened (or asked of wallet_service); lets accepted entries created before it
+    arrived be claimed by their owner."""
 
     wallet_id = models.UUIDField(primary_key=True)
     owner_id = models.BigIntegerField(db_index=True)
@@ -45,8 +46,12 @@ class HistoryEntry(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     transaction_id = models.UUIDField()
     wallet_id = models.UUIDField()
-    # Null until this wallet's WalletOpened is seen: events cross partitions out of order.
+    # Whose history shows it. Once the movement is accepted, the wallet's owner as the wallet service
+    # knows it (null until learned: events cross partitions out of order); before that, the actor of
+    # the attempt, who may not own the wallet at all (a refused attempt is the actor's alone).
     owner_id = models.BigIntegerField(null=True)
+    # The wallet service accepted the movement (a hold exists): only then is it the wallet owner's.
+    accepted = models.BooleanField(default=False)
     type = models.CharField(max_length=10, choices=EntryType.choices)
     direction = models.CharField(max_length=6, choices=Direction.choices)
     amount = models.DecimalField(max_digits=19, decimal_places=4)

@@ -4,8 +4,13 @@ Locks (PostgreSQL transaction-scoped advisory locks, always taken in this order)
 1. the transaction's lock, exclusive — the three consumers (wallet, ledger, transaction events)
    may apply events of one transaction at the same moment; this serializes its upsert;
 2. each involved wallet's lock, shared, in key order — ``wallet_owner_record`` takes it
-   exclusive, so an entry inserted without an owner (WalletOpened not seen yet) is either
-   committed before the backfill runs (and backfilled) or inserted after it (and sees the owner).
+   exclusive, so an accepted entry inserted without its owner (WalletOpened not seen yet) is
+   either committed before the backfill runs (and claimed) or inserted after it (and sees the owner).
+
+Whose entry it is (threat model T30–T31): an attempt is its actor's alone until the wallet service
+accepts the movement (a hold exists); only then does each side become its wallet owner's, and that
+owner comes from the wallet service (WalletOwner, the owner fields of wallet and ledger events, the
+transaction's receiver it learned from the wallet) — never guessed from who acted.
 """
 
 from __future__ import annotations
@@ -59,6 +64,12 @@ class Movement:
     def wallet_ids(self) -> list[UUID]:
         return [wallet_id for wallet_id, _, _ in self.sides()]
 
+    @property
+    def acting_wallet_id(self) -> UUID | None:
+        """The wallet the actor must own for the wallet service to accept: the one credited by a
+        deposit, the one debited otherwise."""
+        return self.to_wallet_id if self.type == EntryType.DEPOSIT else self.from_wallet_id
+
 
 def user_group_name(user_id: int) -> str:
     """The channel-layer group the gateway's websocket of this user joins."""
@@ -67,18 +78,23 @@ def user_group_name(user_id: int) -> str:
 
 @transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
 def wallet_owner_record(*, wallet_id: UUID, owner_id: int, currency: str, name: str = "") -> WalletOwner:
-    """Idempotent; claims for the owner every entry of this wallet written before the wallet was known."""
+    """Idempotent; gives the owner every accepted entry of this wallet written before the wallet was
+    known (or attributed to anyone else). Someone else's refused attempt on it stays theirs."""
     _advisory_lock((_WALLET_LOCKS, [wallet_id], False))
     owner, _ = WalletOwner.objects.update_or_create(
         wallet_id=wallet_id, defaults={"owner_id": owner_id, "currency": currency, "name": name}
     )
     # updated_at moves too: the entries just became visible to the owner, so catch-up must return them.
-    HistoryEntry.objects.filter(wallet_id=wallet_id, owner_id__isnull=True).update(
+    # (exclude() keeps the NULL owners: NOT (owner_id = x) alone would drop them.)
+    HistoryEntry.objects.filter(wallet_id=wallet_id, accepted=True).exclude(owner_id=owner_id).update(
         owner_id=owner_id, updated_at=timezone.now()
     )
     # Both sides of a transaction share one currency; rows of this wallet's transactions only
     # change under this wallet's lock, so touching the counterparty's row here cannot deadlock.
-    unknown = HistoryEntry.objects.filter(wallet_id=wallet_id, currency="").values("transaction_id")
+    # Only the owner's rows: another user's attempt on this wallet must not learn its currency.
+    unknown = HistoryEntry.objects.filter(wallet_id=wallet_id, owner_id=owner_id, currency="").values(
+        "transaction_id"
+    )
     HistoryEntry.objects.filter(transaction_id__in=unknown, currency="").update(currency=currency)
     return owner
 
@@ -104,51 +120,66 @@ def history_entry_record(
     movement: Movement,
     status: str,
     seen_at: datetime,
+    accepted: bool,
     created_at: datetime | None = None,
     failure_reason: str = "",
     owners: Mapping[UUID, int] | None = None,
+    actor_id: int | None = None,
     user_ids: Iterable[int] = (),
     transaction_view: dict[str, Any] | None = None,
 ) -> list[HistoryEntry]:
-    """Upsert the entry of every side of ``movement``. The status only moves up in rank, so a
-    duplicate or late event changes nothing; each real change is pushed to the users after commit.
+    """Upsert the entries ``movement`` has so far. The status only moves up in rank, so a duplicate or
+    late event changes nothing; each real change is pushed to the users after commit.
 
+    ``accepted``: the wallet service holds the movement. Then every side gets its entry, owned by
+    ``owners`` (the wallet service's word; WalletOwner wins), unknown ones claimed by WalletOpened later.
+    Before that it is only ``actor_id``'s attempt: the acting side's entry alone, in the actor's
+    history, pushed to the actor alone — the wallet may be someone else's, the receiver must not see it.
     ``seen_at`` stands in for ``occurred_at`` until ``created_at`` (the transaction's) is known.
     """
     _advisory_lock((_TRANSACTION_LOCKS, [movement.transaction_id], False), (_WALLET_LOCKS, movement.wallet_ids, True))
-    wallets = list(WalletOwner.objects.filter(wallet_id__in=movement.wallet_ids))
-    owners = {**(owners or {}), **{wallet.wallet_id: wallet.owner_id for wallet in wallets}}  # WalletOwner wins
-    currency = movement.currency or next((wallet.currency for wallet in wallets), "")
+    wallets = {wallet.wallet_id: wallet for wallet in WalletOwner.objects.filter(wallet_id__in=movement.wallet_ids)}
+    if accepted:
+        sides = movement.sides()
+        owners = {**(owners or {}), **{wallet_id: wallet.owner_id for wallet_id, wallet in wallets.items()}}
+    else:
+        sides = [side for side in movement.sides() if side[0] == movement.acting_wallet_id]
+        owners = {movement.acting_wallet_id: actor_id}
+        # Another user's wallet lends the attempt no currency: it would tell the actor the wallet exists.
+        wallets = {wallet_id: wallet for wallet_id, wallet in wallets.items() if wallet.owner_id == actor_id}
+    currency = movement.currency or next((wallet.currency for wallet in wallets.values()), "")
     existing = {entry.wallet_id: entry for entry in HistoryEntry.objects.filter(transaction_id=movement.transaction_id)}
     now = timezone.now()
     entries, status_changed = [], False
-    for wallet_id, direction, counterparty in movement.sides():
+    for wallet_id, direction, counterparty in sides:
         entry = existing.get(wallet_id)
         if entry is None:
             entry = HistoryEntry.objects.create(
                 transaction_id=movement.transaction_id, wallet_id=wallet_id, owner_id=owners.get(wallet_id),
-                type=movement.type, direction=direction, amount=movement.amount, currency=currency,
-                counterparty_wallet_id=counterparty, status=status, status_rank=STATUS_RANK[status],
-                failure_reason=failure_reason if status == Status.FAILED else "",
+                accepted=accepted, type=movement.type, direction=direction, amount=movement.amount,
+                currency=currency, counterparty_wallet_id=counterparty, status=status,
+                status_rank=STATUS_RANK[status], failure_reason=failure_reason if status == Status.FAILED else "",
                 occurred_at=created_at or seen_at, updated_at=now,
             )  # fmt: skip
             status_changed = True
         else:
             status_changed |= _entry_update(
-                entry, status=status, failure_reason=failure_reason, created_at=created_at,
+                entry, status=status, failure_reason=failure_reason, created_at=created_at, accepted=accepted,
                 owner_id=owners.get(wallet_id), currency=currency, now=now,
             )  # fmt: skip
         entries.append(entry)
     if status_changed:
-        users = set(user_ids) | {entry.owner_id for entry in entries if entry.owner_id is not None}
+        users = {entry.owner_id for entry in entries if entry.owner_id is not None}
+        if accepted:  # the transaction's users: its actor and the receiver the wallet service named
+            users |= set(user_ids)
         view = transaction_view or _transaction_view(movement, entries[0])
         transaction.on_commit(partial(transaction_status_push, user_ids=sorted(users), transaction=view), robust=True)
     return entries
 
 
 def _entry_update(
-    entry: HistoryEntry, *, status: str, failure_reason: str, created_at: datetime | None, owner_id: int | None,
-    currency: str, now: datetime,
+    entry: HistoryEntry, *, status: str, failure_reason: str, created_at: datetime | None, accepted: bool,
+    owner_id: int | None, currency: str, now: datetime,
 ) -> bool:  # fmt: skip
     """Apply what this event adds to an existing entry; True if its status moved."""
     changed_fields: list[str] = []
@@ -164,7 +195,12 @@ def _entry_update(
     if not entry.currency and currency:
         entry.currency = currency
         changed_fields.append("currency")
-    if entry.owner_id is None and owner_id is not None:
+    if accepted and not entry.accepted:
+        entry.accepted = True
+        changed_fields.append("accepted")
+    # An accepted movement's owner is the wallet service's word and replaces any other; news of a mere
+    # attempt never changes whose entry it is.
+    if owner_id is not None and entry.owner_id != owner_id and (accepted or entry.owner_id is None):
         entry.owner_id = owner_id
         changed_fields.append("owner_id")
     if status_moved or "owner_id" in changed_fields:

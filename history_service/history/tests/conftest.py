@@ -52,9 +52,20 @@ def movement(type_: str, amount: str, *, source=None, target=None) -> dict:
     return {"type": type_, "amount": amount, "currency": "USD", "from_wallet_id": source, "to_wallet_id": target}
 
 
-def funds_reserved(transaction_id, move: dict, *, owner_id: int) -> Envelope:
+def hold_owners(move: dict, *, owner_id: int | None = None, to_owner_id: int | None = None) -> dict:
+    """The owner fields every wallet event carries: the acting user and each side's wallet owner."""
+    if owner_id is None:
+        return {}
+    acting_side = "to_owner_id" if move["type"] == "DEPOSIT" else "from_owner_id"
+    return {"owner_id": owner_id, "from_owner_id": None, "to_owner_id": to_owner_id, acting_side: owner_id}
+
+
+def funds_reserved(transaction_id, move: dict, *, owner_id: int, to_owner_id: int | None = None) -> Envelope:
     event_type = EventType.DEPOSIT_AUTHORIZED if move["type"] == "DEPOSIT" else EventType.FUNDS_RESERVED
-    return envelope_build(event_type=event_type, payload={**move, "owner_id": owner_id}, transaction_id=transaction_id)
+    return envelope_build(
+        event_type=event_type, payload={**move, **hold_owners(move, owner_id=owner_id, to_owner_id=to_owner_id)},
+        transaction_id=transaction_id,
+    )  # fmt: skip
 
 
 def ledger_posted(transaction_id, move: dict) -> Envelope:
@@ -63,14 +74,18 @@ def ledger_posted(transaction_id, move: dict) -> Envelope:
     )
 
 
-def hold_captured(transaction_id, move: dict) -> Envelope:
-    return envelope_build(event_type=EventType.HOLD_CAPTURED, payload=move, transaction_id=transaction_id)
-
-
-def hold_released(transaction_id, move: dict, reason: str = "rejected") -> Envelope:
+def hold_captured(transaction_id, move: dict, **owners: int | None) -> Envelope:
     return envelope_build(
-        event_type=EventType.HOLD_RELEASED, payload={**move, "reason": reason}, transaction_id=transaction_id
-    )
+        event_type=EventType.HOLD_CAPTURED, payload={**move, **hold_owners(move, **owners)},
+        transaction_id=transaction_id,
+    )  # fmt: skip
+
+
+def hold_released(transaction_id, move: dict, reason: str = "rejected", **owners: int | None) -> Envelope:
+    return envelope_build(
+        event_type=EventType.HOLD_RELEASED, payload={**move, **hold_owners(move, **owners), "reason": reason},
+        transaction_id=transaction_id,
+    )  # fmt: skip
 
 
 def ledger_rejected(transaction_id, move: dict, reason: str = "expired") -> Envelope:
@@ -81,12 +96,16 @@ def ledger_rejected(transaction_id, move: dict, reason: str = "expired") -> Enve
 
 def status_changed(
     transaction_id, move: dict, *, status: str, user_ids: list[int], created_at: datetime | None = None,
-    failure_reason: str | None = None,
+    failure_reason: str | None = None, reserved: bool | None = None,
 ) -> Envelope:  # fmt: skip
+    """As transaction_service emits it: ``user_ids`` lists the acting user first; ``reserved_at`` is set
+    once the wallet accepted the movement (by default: when the status says so)."""
     created_at = created_at or datetime.now(UTC)
+    reserved = status in ("RESERVED", "SUCCESS") if reserved is None else reserved
     view = {
         "id": str(transaction_id), **move, "status": status, "failure_reason": failure_reason,
         "created_at": created_at.isoformat(), "updated_at": (created_at + timedelta(seconds=1)).isoformat(),
+        "reserved_at": (created_at + timedelta(seconds=1)).isoformat() if reserved else None, "posted_at": None,
     }  # fmt: skip
     for name in ("from_wallet_id", "to_wallet_id"):
         view[name] = str(view[name]) if view[name] else None

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from history.handlers import transaction_event_handle, wallet_event_handle
 from history.models import HistoryEntry, WalletOwner
+from history.tests.conftest import movement, status_changed, wallet_opened
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +174,43 @@ def test_without_a_token_it_is_401():
     from rest_framework.test import APIClient
 
     assert APIClient().get("/activity").status_code == 401
+
+
+def test_bobs_wallet_history_shows_nothing_of_mallorys_refused_attempt_on_it(client_for, fake_wallet_service):
+    bob_wallet, tx = uuid.uuid4(), uuid.uuid4()
+    move = {**movement("WITHDRAWAL", "5.0000", source=bob_wallet), "currency": None}
+    wallet_event_handle(wallet_opened(bob_wallet, 2))
+    transaction_event_handle(status_changed(tx, move, status="INITIATED", user_ids=[3]))
+    transaction_event_handle(status_changed(tx, move, status="FAILED", user_ids=[3], failure_reason="wallet_not_found"))
+
+    bobs = client_for(2).get(f"/wallets/{bob_wallet}/history")
+    mallorys_view_of_bobs = client_for(3).get(f"/wallets/{bob_wallet}/history")
+    mallorys_activity = client_for(3).get("/activity").json()["results"]
+
+    assert (bobs.status_code, bobs.json()["results"]) == (200, [])
+    assert client_for(2).get("/activity").json()["results"] == []
+    assert mallorys_view_of_bobs.status_code == 404
+    assert [(r["transaction_id"], r["status"], r["failure_reason"]) for r in mallorys_activity] == [
+        (str(tx), "FAILED", "wallet_not_found")
+    ]
+
+
+def test_a_sender_cannot_read_the_receivers_wallet_history_whose_opening_came_late(client_for, fake_wallet_service):
+    alice_wallet, bob_wallet, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    fake_wallet_service.route(
+        "GET", f"/wallets/{bob_wallet}", (200, {"id": str(bob_wallet), "owner_id": 2, "currency": "USD", "name": ""})
+    )
+    move = movement("TRANSFER", "30.0000", source=alice_wallet, target=bob_wallet)
+    wallet_event_handle(wallet_opened(alice_wallet, 1))
+    transaction_event_handle(status_changed(tx, move, status="INITIATED", user_ids=[1]))
+    transaction_event_handle(status_changed(tx, move, status="RESERVED", user_ids=[1, 2]))
+
+    senders_view = client_for(1).get(f"/wallets/{bob_wallet}/history")
+    receivers = client_for(2).get(f"/wallets/{bob_wallet}/history")
+
+    assert senders_view.status_code == 404
+    assert [(r["direction"], r["status"]) for r in client_for(1).get("/activity").json()["results"]] == [
+        ("DEBIT", "RESERVED")
+    ]
+    assert receivers.status_code == 200
+    assert [(r["direction"], r["status"]) for r in receivers.json()["results"]] == [("CREDIT", "RESERVED")]

@@ -130,7 +130,7 @@ def test_failure_reason_comes_with_the_failed_status():
 def test_entries_seen_before_wallet_opened_are_claimed_by_the_owner_when_it_arrives():
     source, target, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     move = movement("TRANSFER", "2.0000", source=source, target=target)
-    apply(status_changed(tx, move, status="SUCCESS", user_ids=[11, 12]))
+    apply(hold_captured(tx, move))  # an event that names no owner
     assert {entry.owner_id for entry in entries_of(tx).values()} == {None}
     before = {wallet: entry.updated_at for wallet, entry in entries_of(tx).items()}
 
@@ -189,3 +189,96 @@ def test_success_waits_for_the_wallets_capture_not_the_ledgers_posting():
     assert {entry.status for entry in entries_of(captured_tx).values()} == {"SUCCESS"}
     [released] = entries_of(released_tx).values()
     assert (released.status, released.failure_reason) == ("FAILED", "expired")
+
+
+# --- privacy: a wallet's entry belongs to its owner only once the wallet service accepted the movement ---
+
+ALICE, BOB, MALLORY = 1, 2, 3
+
+
+def owners_of(transaction_id) -> dict:
+    return {wallet_id: entry.owner_id for wallet_id, entry in entries_of(transaction_id).items()}
+
+
+@pytest.mark.parametrize("bobs_wallet_known", [True, False], ids=["wallet-opened-first", "wallet-opened-late"])
+@pytest.mark.parametrize("type_", ["WITHDRAWAL", "TRANSFER"])
+def test_a_refused_attempt_on_someone_elses_wallet_is_the_actors_alone(bobs_wallet_known, type_):
+    bob_wallet, mallory_wallet, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    target = mallory_wallet if type_ == "TRANSFER" else None
+    move = {**movement(type_, "5.0000", source=bob_wallet, target=target), "currency": None}
+    opened = [wallet_opened(bob_wallet, BOB, currency="JPY"), wallet_opened(mallory_wallet, MALLORY)]
+    attempt = [
+        status_changed(tx, move, status="INITIATED", user_ids=[MALLORY]),
+        status_changed(tx, move, status="FAILED", user_ids=[MALLORY], failure_reason="wallet_not_found"),
+    ]  # fmt: skip
+
+    apply(*(opened + attempt if bobs_wallet_known else attempt + opened))
+
+    # Only the acting side, in Mallory's history; nothing in Bob's, nothing credited to Mallory's own wallet.
+    assert owners_of(tx) == {bob_wallet: MALLORY}
+    assert not HistoryEntry.objects.filter(owner_id=BOB).exists()
+    assert entries_of(tx)[bob_wallet].currency != "JPY", "Bob's wallet's currency would tell Mallory it exists"
+
+
+def test_a_payee_never_sees_a_payers_refused_payment():
+    alice_wallet, bob_wallet, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("TRANSFER", "500.0000", source=alice_wallet, target=bob_wallet)
+    apply(
+        wallet_opened(alice_wallet, ALICE), wallet_opened(bob_wallet, BOB),
+        status_changed(tx, move, status="INITIATED", user_ids=[ALICE]),
+        status_changed(tx, move, status="FAILED", user_ids=[ALICE], failure_reason="insufficient_funds"),
+    )  # fmt: skip
+
+    assert owners_of(tx) == {alice_wallet: ALICE}
+    assert entries_of(tx)[alice_wallet].failure_reason == "insufficient_funds"
+
+
+def _transfer_events(tx, move) -> dict:
+    return {
+        "alice_opened": wallet_opened(move["from_wallet_id"], ALICE),
+        "bob_opened": wallet_opened(move["to_wallet_id"], BOB),
+        "initiated": status_changed(tx, move, status="INITIATED", user_ids=[ALICE]),
+        "reserved_news": status_changed(tx, move, status="RESERVED", user_ids=[ALICE, BOB]),
+        "funds_reserved": funds_reserved(tx, move, owner_id=ALICE, to_owner_id=BOB),
+        "captured": hold_captured(tx, move, owner_id=ALICE, to_owner_id=BOB),
+        "success_news": status_changed(tx, move, status="SUCCESS", user_ids=[ALICE, BOB]),
+    }
+
+
+ORDERS = {
+    "as-designed": ["alice_opened", "bob_opened", "initiated", "funds_reserved", "reserved_news", "captured",
+                    "success_news"],
+    "wallet-opened-late": ["alice_opened", "initiated", "reserved_news", "funds_reserved", "captured", "success_news",
+                           "bob_opened"],
+    "transaction-events-first": ["initiated", "reserved_news", "success_news", "funds_reserved", "captured",
+                                 "bob_opened", "alice_opened"],
+    "wallet-events-first": ["funds_reserved", "captured", "initiated", "reserved_news", "success_news",
+                            "alice_opened", "bob_opened"],
+    "initiated-last": ["bob_opened", "success_news", "captured", "funds_reserved", "reserved_news", "initiated",
+                       "alice_opened"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("order", ORDERS.values(), ids=ORDERS.keys())
+def test_the_receivers_entry_is_never_the_senders_whatever_the_order(order):
+    alice_wallet, bob_wallet, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    events = _transfer_events(tx, movement("TRANSFER", "30.0000", source=alice_wallet, target=bob_wallet))
+
+    for name in order:
+        apply(events[name])
+        assert owners_of(tx).get(bob_wallet) in (None, BOB), f"Bob's entry went to someone else after {name}"
+
+    assert owners_of(tx) == {alice_wallet: ALICE, bob_wallet: BOB}
+    assert {entry.status for entry in entries_of(tx).values()} == {"SUCCESS"}
+
+
+def test_a_receiver_the_transaction_service_has_not_named_yet_is_not_guessed_from_the_sender():
+    # RESERVED news with the sender alone: the reserve's reply was lost, the receiver is not known yet.
+    alice_wallet, bob_wallet, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("TRANSFER", "30.0000", source=alice_wallet, target=bob_wallet)
+    apply(status_changed(tx, move, status="RESERVED", user_ids=[ALICE]))
+    assert owners_of(tx) == {alice_wallet: ALICE, bob_wallet: None}
+
+    apply(wallet_opened(bob_wallet, BOB))
+
+    assert owners_of(tx) == {alice_wallet: ALICE, bob_wallet: BOB}

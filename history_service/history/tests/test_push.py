@@ -105,3 +105,29 @@ def test_a_duplicate_event_pushes_nothing_more():
         assert first["transaction"]["status"] == "SUCCESS"
 
     async_to_sync(scenario)()
+
+
+def test_a_refused_attempt_on_someone_elses_wallet_is_pushed_to_the_actor_only():
+    bob_wallet, tx = uuid.uuid4(), uuid.uuid4()
+    move = {**movement("WITHDRAWAL", "5.0000", source=bob_wallet), "currency": None}
+
+    async def scenario():
+        bob_layer, bob = await listener("user_32")
+        mallory_layer, mallory = await listener("user_33")
+
+        def refused_attempt():
+            with transaction.atomic():
+                wallet_event_handle(wallet_opened(bob_wallet, 32))
+                transaction_event_handle(
+                    status_changed(tx, move, status="FAILED", user_ids=[33], failure_reason="wallet_not_found")
+                )
+
+        await sync_to_async(refused_attempt)()
+        # The push left inside the commit: anything for Bob is already ahead of this marker.
+        await bob_layer.send(bob, {"type": "marker"})
+        return await next_message(mallory_layer, mallory), await next_message(bob_layer, bob)
+
+    to_mallory, to_bob = async_to_sync(scenario)()
+
+    assert to_mallory["transaction"]["id"] == str(tx)
+    assert to_bob == {"type": "marker"}

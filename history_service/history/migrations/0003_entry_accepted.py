@@ -1,0 +1,48 @@
+"""Entries remember whether the wallet service accepted their movement (threat model T30–T31).
+
+Rows written before this did not record it, and some were attributed to the wrong person (a refused
+attempt to the wallet's owner, a receiver's credit to the sender). What can be told from a row is
+repaired: a status past INITIATED, unless it is a reserve refusal's FAILED, means a hold existed; an
+accepted row's owner is then its wallet's known owner; a payee's copy of a refused payment goes.
+An actor's attempt on someone else's wallet written before this cannot be told apart from the
+owner's own refused attempt (the actor was not stored) and stays as it is.
+"""
+
+from django.db import migrations, models
+
+# The codes a reserve is refused with (wallet_service's hold_reserve, transaction_service's client):
+# no hold was ever made for a transaction that failed with one of them.
+RESERVE_REFUSALS = (
+    "wallet_not_found",
+    "insufficient_funds",
+    "currency_mismatch",
+    "limit_exceeded",
+    "invalid_movement",
+    "transaction_id_conflict",
+    "wallet_unavailable",
+)
+
+REPAIR = f"""
+UPDATE history_entry SET accepted = true
+ WHERE status IN ('RESERVED', 'SUCCESS')
+    OR (status = 'FAILED' AND failure_reason NOT IN ({", ".join(f"'{code}'" for code in RESERVE_REFUSALS)}));
+UPDATE history_entry AS entry SET owner_id = owner.owner_id, updated_at = now()
+  FROM history_wallet_owner AS owner
+ WHERE entry.wallet_id = owner.wallet_id AND entry.accepted AND entry.owner_id IS DISTINCT FROM owner.owner_id;
+DELETE FROM history_entry WHERE NOT accepted AND type = 'TRANSFER' AND direction = 'CREDIT';
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("history", "0002_currency_unknown_until_known"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="historyentry",
+            name="accepted",
+            field=models.BooleanField(default=False),
+        ),
+        migrations.RunSQL(REPAIR, reverse_sql=migrations.RunSQL.noop),
+    ]
