@@ -95,8 +95,17 @@ def _owned(wallet_id: UUID, user_id: int) -> bool:
         ) from None
 
 
+_WHOSE = (
+    " A movement shows in a wallet owner's history once the wallet service accepted it; a refused attempt"
+    " shows only in the history of the user who made it."
+)
+
+
 class WalletHistoryListApi(APIView):
-    @extend_schema(parameters=[HistoryQuerySerializer], responses=HistoryPageSerializer)
+    @extend_schema(
+        parameters=[HistoryQuerySerializer], responses=HistoryPageSerializer,
+        description="The caller's own wallet's entries, newest first; 404 if the wallet is not the caller's." + _WHOSE,
+    )  # fmt: skip
     def get(self, request, wallet_id: UUID):
         # Another user's wallet and an unknown one answer the same: never reveal that it exists.
         if not _owned(wallet_id, _user_id(request)):
@@ -105,6 +114,9 @@ class WalletHistoryListApi(APIView):
 
 
 class ActivityListApi(APIView):
-    @extend_schema(parameters=[HistoryQuerySerializer], responses=HistoryPageSerializer)
+    @extend_schema(
+        parameters=[HistoryQuerySerializer], responses=HistoryPageSerializer,
+        description="Every entry of the caller's, newest first." + _WHOSE,
+    )  # fmt: skip
     def get(self, request):
         return _page_response(request)

@@ -92,9 +92,7 @@ def wallet_owner_record(*, wallet_id: UUID, owner_id: int, currency: str, name: 
     # Both sides of a transaction share one currency; rows of this wallet's transactions only
     # change under this wallet's lock, so touching the counterparty's row here cannot deadlock.
     # Only the owner's rows: another user's attempt on this wallet must not learn its currency.
-    unknown = HistoryEntry.objects.filter(wallet_id=wallet_id, owner_id=owner_id, currency="").values(
-        "transaction_id"
-    )
+    unknown = HistoryEntry.objects.filter(wallet_id=wallet_id, owner_id=owner_id, currency="").values("transaction_id")
     HistoryEntry.objects.filter(transaction_id__in=unknown, currency="").update(currency=currency)
     return owner
 

@@ -22,15 +22,20 @@ RESERVE_REFUSALS = (
     "wallet_unavailable",
 )
 
-REPAIR = f"""
-UPDATE history_entry SET accepted = true
- WHERE status IN ('RESERVED', 'SUCCESS')
-    OR (status = 'FAILED' AND failure_reason NOT IN ({", ".join(f"'{code}'" for code in RESERVE_REFUSALS)}));
-UPDATE history_entry AS entry SET owner_id = owner.owner_id, updated_at = now()
-  FROM history_wallet_owner AS owner
- WHERE entry.wallet_id = owner.wallet_id AND entry.accepted AND entry.owner_id IS DISTINCT FROM owner.owner_id;
-DELETE FROM history_entry WHERE NOT accepted AND type = 'TRANSFER' AND direction = 'CREDIT';
-"""
+REPAIR = [
+    (
+        "UPDATE history_entry SET accepted = true WHERE status IN ('RESERVED', 'SUCCESS')"
+        " OR (status = 'FAILED' AND failure_reason <> ALL(%s))",
+        [list(RESERVE_REFUSALS)],
+    ),
+    (
+        "UPDATE history_entry AS entry SET owner_id = owner.owner_id, updated_at = now()"
+        " FROM history_wallet_owner AS owner WHERE entry.wallet_id = owner.wallet_id AND entry.accepted"
+        " AND entry.owner_id IS DISTINCT FROM owner.owner_id",
+        None,
+    ),
+    ("DELETE FROM history_entry WHERE NOT accepted AND type = 'TRANSFER' AND direction = 'CREDIT'", None),
+]
 
 
 class Migration(migrations.Migration):
