@@ -36,11 +36,13 @@ def ledger_event_handle(envelope: Envelope) -> None:
 
 def _held_record(envelope: Envelope, *, status: str) -> None:
     """A movement the wallet service holds (wallet events, and the ledger's, which follow from them)."""
-    movement = _movement(envelope.transaction_id, envelope.payload)
+    payload = envelope.payload
+    movement = _movement(envelope.transaction_id, payload)
     history_entry_record(
         movement=movement, status=status, seen_at=_time(envelope.occurred_at), accepted=True,
-        failure_reason=str(envelope.payload.get("reason") or "") if status == Status.FAILED else "",
-        owners=_payload_owners(movement, envelope.payload),
+        failure_reason=str(payload.get("reason") or "") if status == Status.FAILED else "",
+        owners=_payload_owners(movement, payload),
+        actor_id=int(payload["owner_id"]) if payload.get("owner_id") is not None else None,
     )  # fmt: skip
 
 

@@ -46,12 +46,13 @@ class HistoryEntry(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     transaction_id = models.UUIDField()
     wallet_id = models.UUIDField()
-    # Whose history shows it. Once the movement is accepted, the wallet's owner as the wallet service
-    # knows it (null until learned: events cross partitions out of order); before that, the actor of
-    # the attempt, who may not own the wallet at all (a refused attempt is the actor's alone).
+    # The wallet's owner, as the wallet service knows it; null until learned (events cross partitions
+    # out of order) and for an attempt the owner must never see (see ``accepted``).
     owner_id = models.BigIntegerField(null=True)
-    # The wallet service accepted the movement (a hold exists): only then is it the wallet owner's.
+    # The wallet service accepted the movement (a hold exists): only then is it the wallet owner's
+    # whoever acted. Before that it is an attempt, shown only if the actor owns the wallet.
     accepted = models.BooleanField(default=False)
+    actor_id = models.BigIntegerField(null=True)  # who made the attempt; null if no event named them yet
     type = models.CharField(max_length=10, choices=EntryType.choices)
     direction = models.CharField(max_length=6, choices=Direction.choices)
     amount = models.DecimalField(max_digits=19, decimal_places=4)

@@ -28,11 +28,10 @@ class HistoryFilters:
 
 
 def wallet_is_owned_by(*, wallet_id: UUID, owner_id: int) -> bool:
-    """By the wallet service's word only: WalletOwner, or an accepted entry (its owner came from the
-    wallet service). An entry of a mere attempt is owned by its actor, who may not own the wallet."""
+    """An entry's owner is always its wallet's owner by the wallet service's word (services.py)."""
     return (
         WalletOwner.objects.filter(wallet_id=wallet_id, owner_id=owner_id).exists()
-        or HistoryEntry.objects.filter(wallet_id=wallet_id, owner_id=owner_id, accepted=True).exists()
+        or HistoryEntry.objects.filter(wallet_id=wallet_id, owner_id=owner_id).exists()
     )
 
 

@@ -7,10 +7,11 @@ Locks (PostgreSQL transaction-scoped advisory locks, always taken in this order)
    exclusive, so an accepted entry inserted without its owner (WalletOpened not seen yet) is
    either committed before the backfill runs (and claimed) or inserted after it (and sees the owner).
 
-Whose entry it is (threat model T30–T31): an attempt is its actor's alone until the wallet service
-accepts the movement (a hold exists); only then does each side become its wallet owner's, and that
-owner comes from the wallet service (WalletOwner, the owner fields of wallet and ledger events, the
-transaction's receiver it learned from the wallet) — never guessed from who acted.
+Whose entry it is (threat model T30–T31): an entry's owner is always its wallet's owner, as the
+wallet service knows it (WalletOwner, the owner fields of wallet and ledger events, the receiver
+transaction_service learned from the wallet) — never guessed from who acted. The owner sees it once
+the wallet service accepted the movement (a hold exists); before that it is an attempt, which only
+an actor who owns the wallet sees: someone else's refused attempt leaves no trace.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from history.models import FINAL_RANK, STATUS_RANK, Direction, EntryType, HistoryEntry, Status, WalletOwner
@@ -78,21 +80,21 @@ def user_group_name(user_id: int) -> str:
 
 @transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
 def wallet_owner_record(*, wallet_id: UUID, owner_id: int, currency: str, name: str = "") -> WalletOwner:
-    """Idempotent; gives the owner every accepted entry of this wallet written before the wallet was
-    known (or attributed to anyone else). Someone else's refused attempt on it stays theirs."""
+    """Idempotent; gives the owner every entry of this wallet it may see — accepted ones, and its own
+    attempts — written before the wallet was known (or attributed to anyone else)."""
     _advisory_lock((_WALLET_LOCKS, [wallet_id], False))
     owner, _ = WalletOwner.objects.update_or_create(
         wallet_id=wallet_id, defaults={"owner_id": owner_id, "currency": currency, "name": name}
     )
     # updated_at moves too: the entries just became visible to the owner, so catch-up must return them.
     # (exclude() keeps the NULL owners: NOT (owner_id = x) alone would drop them.)
-    HistoryEntry.objects.filter(wallet_id=wallet_id, accepted=True).exclude(owner_id=owner_id).update(
+    visible = Q(accepted=True) | Q(actor_id=owner_id)
+    HistoryEntry.objects.filter(visible, wallet_id=wallet_id).exclude(owner_id=owner_id).update(
         owner_id=owner_id, updated_at=timezone.now()
     )
     # Both sides of a transaction share one currency; rows of this wallet's transactions only
     # change under this wallet's lock, so touching the counterparty's row here cannot deadlock.
-    # Only the owner's rows: another user's attempt on this wallet must not learn its currency.
-    unknown = HistoryEntry.objects.filter(wallet_id=wallet_id, owner_id=owner_id, currency="").values("transaction_id")
+    unknown = HistoryEntry.objects.filter(wallet_id=wallet_id, currency="").values("transaction_id")
     HistoryEntry.objects.filter(transaction_id__in=unknown, currency="").update(currency=currency)
     return owner
 
@@ -131,21 +133,21 @@ def history_entry_record(
 
     ``accepted``: the wallet service holds the movement. Then every side gets its entry, owned by
     ``owners`` (the wallet service's word; WalletOwner wins), unknown ones claimed by WalletOpened later.
-    Before that it is only ``actor_id``'s attempt: the acting side's entry alone, in the actor's
-    history, pushed to the actor alone — the wallet may be someone else's, the receiver must not see it.
+    Before that it is only ``actor_id``'s attempt: the acting side's entry alone, seen only if the actor
+    owns that wallet (known now, or once WalletOpened says so), and pushed to the actor alone.
     ``seen_at`` stands in for ``occurred_at`` until ``created_at`` (the transaction's) is known.
     """
     _advisory_lock((_TRANSACTION_LOCKS, [movement.transaction_id], False), (_WALLET_LOCKS, movement.wallet_ids, True))
-    wallets = {wallet.wallet_id: wallet for wallet in WalletOwner.objects.filter(wallet_id__in=movement.wallet_ids)}
+    wallets = list(WalletOwner.objects.filter(wallet_id__in=movement.wallet_ids))
+    known = {wallet.wallet_id: wallet.owner_id for wallet in wallets}
     if accepted:
         sides = movement.sides()
-        owners = {**(owners or {}), **{wallet_id: wallet.owner_id for wallet_id, wallet in wallets.items()}}
+        owners = {**(owners or {}), **known}  # WalletOwner wins
     else:
         sides = [side for side in movement.sides() if side[0] == movement.acting_wallet_id]
-        owners = {movement.acting_wallet_id: actor_id}
-        # Another user's wallet lends the attempt no currency: it would tell the actor the wallet exists.
-        wallets = {wallet_id: wallet for wallet_id, wallet in wallets.items() if wallet.owner_id == actor_id}
-    currency = movement.currency or next((wallet.currency for wallet in wallets.values()), "")
+        acting_owner = known.get(movement.acting_wallet_id)
+        owners = {movement.acting_wallet_id: acting_owner} if acting_owner == actor_id else {}
+    currency = movement.currency or next((wallet.currency for wallet in wallets), "")
     existing = {entry.wallet_id: entry for entry in HistoryEntry.objects.filter(transaction_id=movement.transaction_id)}
     now = timezone.now()
     entries, status_changed = [], False
@@ -154,8 +156,8 @@ def history_entry_record(
         if entry is None:
             entry = HistoryEntry.objects.create(
                 transaction_id=movement.transaction_id, wallet_id=wallet_id, owner_id=owners.get(wallet_id),
-                accepted=accepted, type=movement.type, direction=direction, amount=movement.amount,
-                currency=currency, counterparty_wallet_id=counterparty, status=status,
+                accepted=accepted, actor_id=actor_id, type=movement.type, direction=direction,
+                amount=movement.amount, currency=currency, counterparty_wallet_id=counterparty, status=status,
                 status_rank=STATUS_RANK[status], failure_reason=failure_reason if status == Status.FAILED else "",
                 occurred_at=created_at or seen_at, updated_at=now,
             )  # fmt: skip
@@ -163,13 +165,14 @@ def history_entry_record(
         else:
             status_changed |= _entry_update(
                 entry, status=status, failure_reason=failure_reason, created_at=created_at, accepted=accepted,
-                owner_id=owners.get(wallet_id), currency=currency, now=now,
+                actor_id=actor_id, owner_id=owners.get(wallet_id), currency=currency, now=now,
             )  # fmt: skip
         entries.append(entry)
     if status_changed:
-        users = {entry.owner_id for entry in entries if entry.owner_id is not None}
-        if accepted:  # the transaction's users: its actor and the receiver the wallet service named
-            users |= set(user_ids)
+        if accepted:  # the transaction's users (its actor, the receiver the wallet named) and the owners
+            users = set(user_ids) | {entry.owner_id for entry in entries if entry.owner_id is not None}
+        else:
+            users = {actor_id} if actor_id is not None else set()
         view = transaction_view or _transaction_view(movement, entries[0])
         transaction.on_commit(partial(transaction_status_push, user_ids=sorted(users), transaction=view), robust=True)
     return entries
@@ -177,7 +180,7 @@ def history_entry_record(
 
 def _entry_update(
     entry: HistoryEntry, *, status: str, failure_reason: str, created_at: datetime | None, accepted: bool,
-    owner_id: int | None, currency: str, now: datetime,
+    actor_id: int | None, owner_id: int | None, currency: str, now: datetime,
 ) -> bool:  # fmt: skip
     """Apply what this event adds to an existing entry; True if its status moved."""
     changed_fields: list[str] = []
@@ -196,9 +199,11 @@ def _entry_update(
     if accepted and not entry.accepted:
         entry.accepted = True
         changed_fields.append("accepted")
-    # An accepted movement's owner is the wallet service's word and replaces any other; news of a mere
-    # attempt never changes whose entry it is.
-    if owner_id is not None and entry.owner_id != owner_id and (accepted or entry.owner_id is None):
+    if entry.actor_id is None and actor_id is not None:
+        entry.actor_id = actor_id
+        changed_fields.append("actor_id")
+    # Every owner given here is the wallet service's word: it replaces whatever an earlier release guessed.
+    if owner_id is not None and entry.owner_id != owner_id:
         entry.owner_id = owner_id
         changed_fields.append("owner_id")
     if status_moved or "owner_id" in changed_fields:

@@ -1,11 +1,13 @@
-"""Entries remember whether the wallet service accepted their movement (threat model T30–T31).
+"""Entries remember whether the wallet service accepted their movement, and who acted (threat model
+T30–T31).
 
-Rows written before this did not record it, and some were attributed to the wrong person (a refused
-attempt to the wallet's owner, a receiver's credit to the sender). What can be told from a row is
-repaired: a status past INITIATED, unless it is a reserve refusal's FAILED, means a hold existed; an
-accepted row's owner is then its wallet's known owner; a payee's copy of a refused payment goes.
-An actor's attempt on someone else's wallet written before this cannot be told apart from the
-owner's own refused attempt (the actor was not stored) and stays as it is.
+Rows written before this recorded neither, and some were attributed to the wrong person (a receiver's
+credit to the sender, someone else's attempt to its actor, a refused payment to the payee). What can
+be told from a row is repaired: a status past INITIATED, unless it is a reserve refusal's FAILED,
+means a hold existed, so the row is its wallet's known owner's; a row not accepted whose owner is not
+its wallet's owner was the actor's attempt on someone else's wallet and is hidden; a payee's copy of a
+refused payment goes. An attempt on a wallet known at the time was given to the wallet's owner and
+cannot be told apart from the owner's own (the actor was not stored): it stays.
 """
 
 from django.db import migrations, models
@@ -34,6 +36,11 @@ REPAIR = [
         " AND entry.owner_id IS DISTINCT FROM owner.owner_id",
         None,
     ),
+    (
+        "UPDATE history_entry AS entry SET owner_id = NULL FROM history_wallet_owner AS owner"
+        " WHERE entry.wallet_id = owner.wallet_id AND NOT entry.accepted AND entry.owner_id <> owner.owner_id",
+        None,
+    ),
     ("DELETE FROM history_entry WHERE NOT accepted AND type = 'TRANSFER' AND direction = 'CREDIT'", None),
 ]
 
@@ -48,6 +55,11 @@ class Migration(migrations.Migration):
             model_name="historyentry",
             name="accepted",
             field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
+            model_name="historyentry",
+            name="actor_id",
+            field=models.BigIntegerField(null=True),
         ),
         migrations.RunSQL(REPAIR, reverse_sql=migrations.RunSQL.noop),
     ]

@@ -202,11 +202,11 @@ def owners_of(transaction_id) -> dict:
 
 @pytest.mark.parametrize("bobs_wallet_known", [True, False], ids=["wallet-opened-first", "wallet-opened-late"])
 @pytest.mark.parametrize("type_", ["WITHDRAWAL", "TRANSFER"])
-def test_a_refused_attempt_on_someone_elses_wallet_is_the_actors_alone(bobs_wallet_known, type_):
+def test_a_refused_attempt_on_someone_elses_wallet_shows_in_nobodys_history(bobs_wallet_known, type_):
     bob_wallet, mallory_wallet, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     target = mallory_wallet if type_ == "TRANSFER" else None
     move = {**movement(type_, "5.0000", source=bob_wallet, target=target), "currency": None}
-    opened = [wallet_opened(bob_wallet, BOB, currency="JPY"), wallet_opened(mallory_wallet, MALLORY)]
+    opened = [wallet_opened(bob_wallet, BOB), wallet_opened(mallory_wallet, MALLORY)]
     attempt = [
         status_changed(tx, move, status="INITIATED", user_ids=[MALLORY]),
         status_changed(tx, move, status="FAILED", user_ids=[MALLORY], failure_reason="wallet_not_found"),
@@ -214,10 +214,26 @@ def test_a_refused_attempt_on_someone_elses_wallet_is_the_actors_alone(bobs_wall
 
     apply(*(opened + attempt if bobs_wallet_known else attempt + opened))
 
-    # Only the acting side, in Mallory's history; nothing in Bob's, nothing credited to Mallory's own wallet.
-    assert owners_of(tx) == {bob_wallet: MALLORY}
-    assert not HistoryEntry.objects.filter(owner_id=BOB).exists()
-    assert entries_of(tx)[bob_wallet].currency != "JPY", "Bob's wallet's currency would tell Mallory it exists"
+    # Not Bob's (he did nothing), not Mallory's (/activity is the entries of her wallets), no credit to hers.
+    assert owners_of(tx) == {bob_wallet: None}
+
+
+@pytest.mark.parametrize("wallet_known", [True, False], ids=["wallet-opened-first", "wallet-opened-late"])
+def test_a_refused_attempt_on_the_actors_own_wallet_is_in_their_history(wallet_known):
+    alice_wallet, bob_wallet, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("TRANSFER", "500.0000", source=alice_wallet, target=bob_wallet)
+    opened = [wallet_opened(alice_wallet, ALICE)]
+    attempt = [
+        status_changed(tx, move, status="INITIATED", user_ids=[ALICE]),
+        status_changed(tx, move, status="FAILED", user_ids=[ALICE], failure_reason="insufficient_funds"),
+    ]  # fmt: skip
+
+    apply(*(opened + attempt if wallet_known else attempt + opened))
+
+    assert owners_of(tx) == {alice_wallet: ALICE}
+    assert (entries_of(tx)[alice_wallet].status, entries_of(tx)[alice_wallet].failure_reason) == (
+        "FAILED", "insufficient_funds",
+    )  # fmt: skip
 
 
 def test_a_payee_never_sees_a_payers_refused_payment():

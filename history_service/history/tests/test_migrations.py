@@ -1,4 +1,4 @@
-"""0003 repairs what earlier releases wrote: receivers' credits given to senders, payees' copies of refusals."""
+"""0003 repairs what earlier releases wrote: receivers' credits given to senders, refusals shown to others."""
 
 from __future__ import annotations
 
@@ -19,17 +19,18 @@ def migrate(targets) -> None:
     executor.migrate(targets)
 
 
-def legacy_entry(cursor, *, tx, wallet, owner, direction, status, reason="") -> None:
+def legacy_entry(cursor, *, tx, wallet, owner, direction, status, reason="", type_="TRANSFER") -> None:
     cursor.execute(
         "INSERT INTO history_entry (id, transaction_id, wallet_id, owner_id, type, direction, amount, currency,"
         " status, status_rank, failure_reason, occurred_at, updated_at)"
-        " VALUES (%s, %s, %s, %s, 'TRANSFER', %s, 5, 'USD', %s, 2, %s, now(), now())",
-        [uuid.uuid4(), tx, wallet, owner, direction, status, reason],
+        " VALUES (%s, %s, %s, %s, %s, %s, 5, 'USD', %s, 2, %s, now(), now())",
+        [uuid.uuid4(), tx, wallet, owner, type_, direction, status, reason],
     )
 
 
-def test_the_migration_gives_accepted_entries_to_their_owners_and_drops_payees_copies_of_refusals():
-    alice_wallet, bob_wallet, paid, refused = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+def test_the_migration_gives_entries_to_their_owners_and_hides_other_peoples_refused_attempts():
+    alice_wallet, bob_wallet = uuid.uuid4(), uuid.uuid4()
+    paid, refused, attempt = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     migrate(BEFORE)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -44,6 +45,9 @@ def test_the_migration_gives_accepted_entries_to_their_owners_and_drops_payees_c
                      reason="insufficient_funds")  # fmt: skip
         legacy_entry(cursor, tx=refused, wallet=bob_wallet, owner=2, direction="CREDIT", status="FAILED",
                      reason="insufficient_funds")  # fmt: skip
+        # Mallory's withdrawal from Alice's wallet, written while Alice's wallet was not known yet.
+        legacy_entry(cursor, tx=attempt, wallet=alice_wallet, owner=3, direction="DEBIT", status="FAILED",
+                     reason="wallet_not_found", type_="WITHDRAWAL")  # fmt: skip
 
     migrate(AFTER)
 
@@ -52,4 +56,5 @@ def test_the_migration_gives_accepted_entries_to_their_owners_and_drops_payees_c
         rows = set(cursor.fetchall())
     assert rows == {
         (paid, alice_wallet, 1, True), (paid, bob_wallet, 2, True), (refused, alice_wallet, 1, False),
+        (attempt, alice_wallet, None, False),
     }  # fmt: skip
