@@ -97,7 +97,7 @@ def _owned(wallet_id: UUID, user_id: int) -> bool:
 
 _WHOSE = (
     " A movement shows in a wallet owner's history once the wallet service accepted it; a refused attempt"
-    " shows only in the history of the user who made it."
+    " shows only in its actor's history, and only when the wallet is the actor's."
 )
 
 

@@ -4,8 +4,9 @@ Locks (PostgreSQL transaction-scoped advisory locks, always taken in this order)
 1. the transaction's lock, exclusive — the three consumers (wallet, ledger, transaction events)
    may apply events of one transaction at the same moment; this serializes its upsert;
 2. each involved wallet's lock, shared, in key order — ``wallet_owner_record`` takes it
-   exclusive, so an accepted entry inserted without its owner (WalletOpened not seen yet) is
-   either committed before the backfill runs (and claimed) or inserted after it (and sees the owner).
+   exclusive, so an entry inserted without its owner (WalletOpened not seen yet) is either
+   committed before the backfill runs (and claimed, if the owner may see it) or inserted after it
+   (and sees the owner).
 
 Whose entry it is (threat model T30–T31): an entry's owner is always its wallet's owner, as the
 wallet service knows it (WalletOwner, the owner fields of wallet and ledger events, the receiver
