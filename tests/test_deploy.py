@@ -139,7 +139,7 @@ def command_problems(compose: dict) -> list[str]:
         argv = service.get("command") or []
         if argv[:2] == ["python", "manage.py"]:
             problems += _manage_problems(name, folder, argv[2:])
-        elif argv[:1] in (["gunicorn"], ["daphne"]):
+        elif argv[:1] in (["gunicorn"], ["uvicorn"]):
             problems += _server_problems(name, folder, argv)
         else:
             problems.append(f"{name}: unexpected command {argv}")

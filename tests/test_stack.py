@@ -69,7 +69,7 @@ def test_every_service_answers_its_probes(stack, folder, probe):
         "wallet-relay",  # an outbox relay
         "ledger-consumer",  # a consumer
         "wallet-web",  # a gunicorn web process (master and its workers)
-        "gateway-web",  # the daphne web process
+        "gateway-web",  # the uvicorn web process
     ],
 )
 def test_killed_process_is_restarted_and_the_stack_is_ready_again(stack, process):

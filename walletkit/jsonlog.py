@@ -33,7 +33,8 @@ def logging_config(level: str = "INFO") -> dict:
         "root": {"handlers": ["stdout"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
-            "daphne": {"level": "WARNING"},
+            # uvicorn (the gateway's server) configures its own plain-text handlers; JSON lines here instead.
+            "uvicorn": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
             "django.channels.server": {"level": "WARNING"},
             # A line per service-to-service call is noise (and CPU on every payment); failures still log.
             "httpx": {"level": "WARNING"},

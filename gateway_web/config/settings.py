@@ -20,7 +20,6 @@ from walletkit.conf import (  # noqa: E402
 )
 
 INSTALLED_APPS = [
-    "daphne",
     *INSTALLED_APPS,
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -52,6 +51,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 ASGI_APPLICATION = "config.asgi.application"
+# Threads serving HTTP in the gateway process (config/asgi.py); each keeps its database and Redis connections.
+GATEWAY_HTTP_THREADS = env.int("GATEWAY_HTTP_THREADS", default=16)
 
 # Channels: Redis, never the in-memory layer — history_service pushes from other processes.
 CHANNEL_LAYERS = {"default": CHANNEL_LAYER}
