@@ -404,7 +404,7 @@ def test_secrets_script_makes_matching_rs256_key_pairs_and_keeps_existing_ones(t
 
     script = DEPLOY / "scripts" / "secrets-init.sh"
     subprocess.run(["sh", str(script), str(tmp_path / "s"), "wallet.test"], check=True, capture_output=True)
-    for pair in ("jwt", "service"):
+    for pair in ("jwt", *(f"service_{name}" for name, _offset in SERVICES.values())):
         private = serialization.load_pem_private_key((tmp_path / "s" / f"{pair}_private.pem").read_bytes(), None)
         public = serialization.load_pem_public_key((tmp_path / "s" / f"{pair}_public.pem").read_bytes())
         assert private.key_size >= 2048
@@ -413,7 +413,7 @@ def test_secrets_script_makes_matching_rs256_key_pairs_and_keeps_existing_ones(t
     subprocess.run(["sh", str(script), str(tmp_path / "s")], check=True, capture_output=True)
     assert (tmp_path / "s" / "jwt_private.pem").read_bytes() == before
     secrets = compose_load()["secrets"]
-    for name in ("jwt_private", "jwt_public", "service_jwt_private", "service_jwt_public", "tls_cert", "tls_key"):
+    for name in secrets:
         assert (tmp_path / "s" / Path(secrets[name]["file"]).name).is_file(), name
 
 

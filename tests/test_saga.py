@@ -18,8 +18,9 @@ import pytest
 from tests import invariants
 from tests.people import Person
 from walletkit.devstack import infra
-from walletkit.devstack.stack import Stack
+from walletkit.devstack.stack import SERVICES, Stack
 from walletkit.events import ALL_TOPICS
+from walletkit.testing.tokens import service_token_as
 from walletkit.testing.waiting import wait_until
 
 
@@ -220,21 +221,13 @@ def _monotonic() -> float:
     return time.monotonic()
 
 
-def _service_token(stack: Stack) -> str:
-    import time
-
-    import jwt
-
-    key = (stack.config.data_dir / "keys" / "service_private.pem").read_text()
-    now = int(time.time())
-    return jwt.encode({"svc": "tests", "aud": "internal", "iat": now, "exp": now + 60}, key, algorithm="RS256")
-
-
 def _republish_everything(stack: Stack, folder: str) -> int:
+    # As the sweeper asks it: republish serves transaction_service alone (decision 0003).
+    token = service_token_as("transaction", audience=SERVICES[folder][0], keys_dir=stack.config.data_dir / "keys")
     response = httpx.post(
         stack.config.url(folder) + "/internal/outbox/republish",
         json={"since": "2000-01-01T00:00:00Z"},
-        headers={"Authorization": f"Bearer {_service_token(stack)}"},
+        headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 200, response.text
     return response.json()["republished"] * _consumers_of(folder)

@@ -11,7 +11,10 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -115,7 +118,7 @@ def bad_tokens(stack: Stack, person: Person) -> dict[str, str]:
         ),
         "payload changed, signature kept": f"{header}.{b64(json.dumps(tampered).encode())}.{signature}",
         "service token on the public API": jwt.encode(
-            service_claims, keys(stack, "service_private.pem"), algorithm="RS256"
+            service_claims, keys(stack, "service_gateway_private.pem"), algorithm="RS256"
         ),
         "garbage": "not.a.jwt",
     }
@@ -165,6 +168,51 @@ def test_a_rotated_refresh_token_cannot_be_used_again_nor_one_after_logout(gatew
     assert out.status_code == 204, out.text
     after_logout = person.client.post("/auth/token/refresh", json={"refresh": latest["refresh"]})
     assert after_logout.status_code == 401, after_logout.text
+
+
+def service_key_held_by(stack: Stack, folder: str) -> bytes:
+    """The service private key ``folder``'s processes sign with, asked from its own settings: what an
+    attacker who took over that service would hold."""
+    script = (
+        "import django; django.setup()\n"
+        "from pathlib import Path; from django.conf import settings\n"
+        "value = settings.SERVICE_JWT_PRIVATE_KEY\n"
+        "print(value if value.lstrip().startswith('-----BEGIN') else Path(value).read_text())\n"
+    )
+    env = {**os.environ, **stack.config.service_env(folder), "DJANGO_SETTINGS_MODULE": "config.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT / folder, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.encode()
+
+
+def test_only_transaction_services_key_reaches_the_wallets_reserve(stack, alice):
+    """T32/T33: a compromised gateway signs with its own service key — as itself or claiming to be
+    transaction_service, for any audience — and is refused before any business rule runs;
+    transaction_service's own key gets the wallet's business answer (422: alice cannot cover it)."""
+    now = int(time.time())
+    user_id = jwt.decode(alice.access, options={"verify_signature": False})["user_id"]
+    reserve = {"transaction_id": str(uuid.uuid4()), "type": "WITHDRAWAL", "from_wallet_id": alice.wallet_id,
+               "to_wallet_id": None, "amount": "1000000"}  # fmt: skip
+    holds, expire = stack.config.url("wallet_service") + "/holds", stack.config.url("ledger_service") + "/entries"
+
+    def token(key: bytes, svc: str, audience: str) -> dict:
+        claims = {"svc": svc, "aud": audience, "iat": now, "exp": now + 60, "user_id": user_id}
+        return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='RS256')}"}
+
+    gateway_key = service_key_held_by(stack, "gateway_web")
+    for svc in ("transaction", "gateway"):
+        for audience in ("internal", "wallet", "ledger"):
+            response = httpx.post(holds, json=reserve, headers=token(gateway_key, svc, audience))
+            assert response.status_code in (401, 403), ("reserve", svc, audience, response.status_code, response.text)
+            # An invalid body: had the token passed, the ledger would answer 400 and record nothing.
+            response = httpx.post(f"{expire}/{uuid.uuid4()}/expire", json={}, headers=token(gateway_key, svc, audience))
+            assert response.status_code in (401, 403), ("expire", svc, audience, response.status_code, response.text)
+
+    transaction_key = service_key_held_by(stack, "transaction_service")
+    response = httpx.post(holds, json=reserve, headers=token(transaction_key, "transaction", "wallet"))
+    assert (response.status_code, response.json()["code"]) == (422, "insufficient_funds"), response.text
 
 
 # --- Other people's ids ----------------------------------------------------------------------------
@@ -430,10 +478,10 @@ def test_zz_no_password_token_or_key_in_any_log(stack):
     """Runs last in this module: everything the tests above sent must be absent from every log."""
     private_keys = [
         line
-        for name in ("jwt_private.pem", "service_private.pem")
-        for line in keys(stack, name).decode().splitlines()
+        for path in sorted((stack.config.data_dir / "keys").glob("*_private.pem"))
+        for line in path.read_text().splitlines()[1:4]
         if line and not line.startswith("-----")
-    ][:6]
+    ]
     needles = [secret for secret in SEEN_SECRETS if secret] + private_keys
     assert len(needles) > 5
     leaks = []

@@ -1,8 +1,11 @@
 """JWT verification for every service: user tokens from the gateway, service tokens between services.
 
 User access tokens are RS256, issued by the gateway (simplejwt) and verified here with the
-public key only. Internal callers acting for no user (the sweeper, reconciliation) present
-a short-lived service token signed with the internal service key; it carries ``svc``.
+public key only. A service calling another for no user (the sweeper, reconciliation) or on a
+user's behalf presents a short-lived service token, scoped by caller and callee (decision 0003):
+``svc`` is the caller, proven by the caller's OWN key (the verifier picks the public key by
+``svc``); ``aud`` is the one service it is for; each internal view names the callers it serves
+with ``internal_callers(...)``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from jwt.algorithms import RSAAlgorithm
 from rest_framework import authentication, exceptions, permissions
 
 SERVICE_TOKEN_SECONDS = 60
+# A token minted for a (callee, user) is reused for this long, so it always has at least
+# SERVICE_TOKEN_SECONDS - SERVICE_TOKEN_REUSE_SECONDS left when it is sent.
+SERVICE_TOKEN_REUSE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -41,35 +47,54 @@ def _read_key(value: str) -> str:
     return value if value.lstrip().startswith("-----BEGIN") else Path(value).read_text()
 
 
-@lru_cache(maxsize=8)
-def _key(setting: str):
-    """The key of ``setting``, parsed once per process: PyJWT given a PEM string re-parses it on every
-    call, and loading the RSA private key was 38% of transaction_service's CPU (docs/benchmark.md)."""
-    return RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(_read_key(getattr(settings, setting)))
+@lru_cache(maxsize=16)
+def _key(value: str):
+    """The key of a setting's value (PEM text or a path), parsed once per process: PyJWT given a PEM
+    string re-parses it on every call, and loading the RSA private key was 38% of
+    transaction_service's CPU (docs/benchmark.md)."""
+    return RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(_read_key(value))
 
 
 def user_token_verify(token: str) -> Principal:
     claims = jwt.decode(
-        token, _key("JWT_PUBLIC_KEY"), algorithms=["RS256"], options={"require": ["exp", "user_id", "token_type"]}
-    )
+        token, _key(settings.JWT_PUBLIC_KEY), algorithms=["RS256"],
+        options={"require": ["exp", "user_id", "token_type"]},
+    )  # fmt: skip
     if claims.get("token_type") != "access":
         raise jwt.InvalidTokenError("not an access token")
     return Principal(id=int(claims["user_id"]), is_staff=bool(claims.get("is_staff", False)), token=token)
 
 
-def service_token_issue(*, on_behalf_of: int | None = None) -> str:
-    """A short-lived token for a service-to-service call; ``on_behalf_of`` keeps ownership checks real."""
+def service_token_issue(*, audience: str, on_behalf_of: int | None = None) -> str:
+    """A fresh token from this service to ``audience``; ``on_behalf_of`` keeps ownership checks real."""
     now = int(time.time())
-    claims = {"svc": settings.SERVICE_NAME, "iat": now, "exp": now + SERVICE_TOKEN_SECONDS, "aud": "internal"}
+    claims = {"svc": settings.SERVICE_NAME, "aud": audience, "iat": now, "exp": now + SERVICE_TOKEN_SECONDS}
     if on_behalf_of is not None:
         claims["user_id"] = on_behalf_of
-    return jwt.encode(claims, _key("SERVICE_JWT_PRIVATE_KEY"), algorithm="RS256")
+    return jwt.encode(claims, _key(settings.SERVICE_JWT_PRIVATE_KEY), algorithm="RS256")
 
 
-def service_token_verify(token: str) -> Principal:
+def service_token_get(*, audience: str, on_behalf_of: int | None = None) -> str:
+    """A token for this call, reused for SERVICE_TOKEN_REUSE_SECONDS per (callee, user): an RSA
+    signature per internal request is CPU the hot path (every transfer's reserve) need not pay."""
+    window = int(time.time()) // SERVICE_TOKEN_REUSE_SECONDS
+    return _service_token_cached(settings.SERVICE_NAME, audience, on_behalf_of, window)
+
+
+@lru_cache(maxsize=4096)  # entries of past windows are simply evicted
+def _service_token_cached(caller: str, audience: str, on_behalf_of: int | None, window: int) -> str:
+    return service_token_issue(audience=audience, on_behalf_of=on_behalf_of)
+
+
+def service_token_verify(token: str, *, caller: str) -> Principal:
+    """``caller`` is the token's unverified ``svc``: it only chooses the public key, and only that
+    service's key verifies. An unknown caller has no key and is refused."""
+    public_key = settings.SERVICE_JWT_PUBLIC_KEYS.get(caller)
+    if public_key is None:
+        raise jwt.InvalidTokenError(f"unknown service {caller!r}")
     claims = jwt.decode(
-        token, _key("SERVICE_JWT_PUBLIC_KEY"), algorithms=["RS256"], audience="internal",
-        options={"require": ["exp", "svc"]},
+        token, _key(public_key), algorithms=["RS256"], audience=settings.SERVICE_NAME,
+        options={"require": ["exp", "svc", "aud"]},
     )  # fmt: skip
     user_id = claims.get("user_id")
     return Principal(id=int(user_id) if user_id is not None else None, service=claims["svc"], token=token)
@@ -87,8 +112,8 @@ class BearerAuthentication(authentication.BaseAuthentication):
         token = header[1].decode(errors="replace")
         try:
             # Only routes the token to a key; the chosen verify function checks the signature.
-            unverified = jwt.decode(token, options={"verify_signature": False})
-            principal = service_token_verify(token) if "svc" in unverified else user_token_verify(token)
+            caller = jwt.decode(token, options={"verify_signature": False}).get("svc")
+            principal = user_token_verify(token) if caller is None else service_token_verify(token, caller=str(caller))
         except jwt.PyJWTError as exc:
             raise exceptions.AuthenticationFailed(f"Invalid token: {exc}", code="invalid_token") from None
         return principal, token
@@ -97,12 +122,32 @@ class BearerAuthentication(authentication.BaseAuthentication):
         return "Bearer"
 
 
-class IsInternalService(permissions.BasePermission):
-    def has_permission(self, request, view):
-        return bool(getattr(request.user, "service", None))
+class IsUser(permissions.BasePermission):
+    """A user's own token (from the gateway): the default for every view. A service token is
+    refused unless the view names its caller with ``internal_callers``."""
 
-
-class IsUserOrService(permissions.BasePermission):
     def has_permission(self, request, view):
         user = request.user
-        return bool(getattr(user, "is_authenticated", False) and (user.id is not None or user.service))
+        return bool(getattr(user, "is_authenticated", False) and user.id is not None and not user.service)
+
+
+class IsStaffUser(IsUser):
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.user.is_staff
+
+
+def internal_callers(*services: str) -> type[permissions.BasePermission]:
+    """Permission: a service token from one of ``services`` (the token's audience is already this
+    service). Combine with users as ``[IsUser | internal_callers("gateway")]``."""
+    unknown = set(services) - set(settings.SERVICE_JWT_PUBLIC_KEYS)
+    if unknown or not services:
+        known = sorted(settings.SERVICE_JWT_PUBLIC_KEYS)
+        raise ValueError(f"internal_callers: no such service {sorted(unknown)}; known: {known}")
+    callers = frozenset(services)
+
+    class InternalCallers(permissions.BasePermission):
+        def has_permission(self, request, view):
+            return getattr(request.user, "service", None) in callers
+
+    InternalCallers.__name__ = InternalCallers.__qualname__ = f"InternalCallers({', '.join(sorted(callers))})"
+    return InternalCallers

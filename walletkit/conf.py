@@ -61,8 +61,17 @@ CHANNEL_LAYER = {
 
 KEYS_DIR = DATA_DIR / "keys"
 JWT_PUBLIC_KEY = env("JWT_PUBLIC_KEY", default=str(KEYS_DIR / "jwt_public.pem"))
-SERVICE_JWT_PUBLIC_KEY = env("SERVICE_JWT_PUBLIC_KEY", default=str(KEYS_DIR / "service_public.pem"))
-SERVICE_JWT_PRIVATE_KEY = env("SERVICE_JWT_PRIVATE_KEY", default=str(KEYS_DIR / "service_private.pem"))
+# Service-to-service tokens (decision 0003): each service signs with its OWN private key, and a
+# verifier picks the public key by the token's `svc` claim, so one service's key cannot sign as
+# another. Public keys are not secret: every service may know all of them.
+SERVICE_JWT_PRIVATE_KEY = env("SERVICE_JWT_PRIVATE_KEY", default=str(KEYS_DIR / f"service_{SERVICE_NAME}_private.pem"))
+SERVICE_JWT_PUBLIC_KEYS = {
+    "gateway": env("SERVICE_JWT_PUBLIC_KEY_GATEWAY", default=str(KEYS_DIR / "service_gateway_public.pem")),
+    "transaction": env("SERVICE_JWT_PUBLIC_KEY_TRANSACTION", default=str(KEYS_DIR / "service_transaction_public.pem")),
+    "wallet": env("SERVICE_JWT_PUBLIC_KEY_WALLET", default=str(KEYS_DIR / "service_wallet_public.pem")),
+    "ledger": env("SERVICE_JWT_PUBLIC_KEY_LEDGER", default=str(KEYS_DIR / "service_ledger_public.pem")),
+    "history": env("SERVICE_JWT_PUBLIC_KEY_HISTORY", default=str(KEYS_DIR / "service_history_public.pem")),
+}
 
 SERVICE_URLS = {
     "transaction": env("TRANSACTION_SERVICE_URL", default="http://127.0.0.1:8001"),
@@ -95,7 +104,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["walletkit.auth.BearerAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["walletkit.auth.IsUserOrService"],
+    "DEFAULT_PERMISSION_CLASSES": ["walletkit.auth.IsUser"],  # a service token only where a view names its caller
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "walletkit.errors.exception_handler",

@@ -7,7 +7,7 @@ import threading
 import httpx
 from django.conf import settings
 
-from walletkit.auth import service_token_issue
+from walletkit.auth import service_token_get
 from walletkit.correlation import HEADER, correlation_id_get
 
 _lock = threading.Lock()
@@ -36,8 +36,9 @@ def _client() -> httpx.Client:
 def service_request(
     method: str, service: str, path: str, *, user_token: str | None = None, on_behalf_of: int | None = None, **kwargs
 ) -> httpx.Response:
-    """Call ``service`` (a key of settings.SERVICE_URLS) with the caller's token or a service token."""
-    token = user_token or service_token_issue(on_behalf_of=on_behalf_of)
+    """Call ``service`` (a key of settings.SERVICE_URLS) with the caller's token or a service token
+    addressed to ``service`` alone (its ``aud``)."""
+    token = user_token or service_token_get(audience=service, on_behalf_of=on_behalf_of)
     headers = {"Authorization": f"Bearer {token}", HEADER: correlation_id_get(), **kwargs.pop("headers", {})}
     url = settings.SERVICE_URLS[service].rstrip("/") + path
     try:

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Creates what docker-compose.yml mounts as secrets, once: the two RS256 key pairs (user access
-# tokens signed by the gateway; service-to-service tokens) and a self-signed TLS certificate for
+# Creates what docker-compose.yml mounts as secrets, once: the RS256 key pairs (user access tokens
+# signed by the gateway; one pair per service for service-to-service tokens, decision 0003) and a
+# self-signed TLS certificate for
 # nginx until you put a real one in its place. Existing files are never overwritten, so running
 # it again is safe; rotating a key is a documented procedure (docs/production.md), not a re-run.
 #
@@ -25,7 +26,9 @@ keypair() {
 }
 
 keypair jwt
-keypair service
+for service in gateway transaction wallet ledger history; do
+    keypair "service_$service"
+done
 
 if [ ! -s "$DIR/tls_cert.pem" ] || [ ! -s "$DIR/tls_key.pem" ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$HOST" \

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger import selectors, services
 from ledger.models import MovementType
-from walletkit.auth import IsInternalService
+from walletkit.auth import IsStaffUser, internal_callers
 from walletkit.errors import ApiError
 from walletkit.fields import AmountField, CurrencyField
-
-
-class IsServiceOrStaff(permissions.BasePermission):
-    def has_permission(self, request, view):
-        user = request.user
-        return bool(user and (getattr(user, "service", None) or getattr(user, "is_staff", False)))
 
 
 class DecisionOutputSerializer(serializers.Serializer):
@@ -29,7 +23,7 @@ class DecisionOutputSerializer(serializers.Serializer):
 
 
 class EntryDetailApi(APIView):
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("transaction")]  # the sweeper
 
     @extend_schema(responses=DecisionOutputSerializer)
     def get(self, request, transaction_id):
@@ -42,7 +36,7 @@ class EntryDetailApi(APIView):
 class EntryExpireApi(APIView):
     """The sweeper's last word: the ledger decides once, and this returns that decision."""
 
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("transaction")]  # the sweeper
 
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=100)
@@ -63,7 +57,7 @@ class EntryExpireApi(APIView):
 class AccountBalanceApi(APIView):
     """A wallet's balance computed from its postings, now or as of a past instant."""
 
-    permission_classes = [IsServiceOrStaff]
+    permission_classes = [IsStaffUser]  # no service calls it (docs/internal-api.md)
 
     class FilterSerializer(serializers.Serializer):
         as_of = serializers.DateTimeField(required=False, default=None)

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from transactions import selectors
 from transactions.models import TransactionStatus
-from walletkit.auth import IsInternalService
+from walletkit.auth import internal_callers
 from walletkit.money import amount_format
 
 
@@ -31,7 +31,7 @@ class ReconciliationTransactionSerializer(serializers.Serializer):
 class ReconciliationTransactionListApi(APIView):
     """``GET``: a keyset page of transactions (optionally of one status), by id."""
 
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("ledger")]
 
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=TransactionStatus.choices, required=False, default=None)
@@ -49,7 +49,7 @@ class ReconciliationTransactionListApi(APIView):
 class ReconciliationTransactionLookupApi(APIView):
     """``POST {ids}``: these transactions as they are now (the ids not returned do not exist)."""
 
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("ledger")]
 
     class InputSerializer(serializers.Serializer):
         ids = serializers.ListField(child=serializers.UUIDField(), max_length=1000)
@@ -66,7 +66,7 @@ class StuckSagaListApi(APIView):
     """Open sagas older than ``older_than`` seconds (default HOLD_EXPIRY + SAGA_DEADLINE: by then the
     sweeper has had its deadline AND the hold expiry to end them)."""
 
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("ledger")]
 
     class FilterSerializer(serializers.Serializer):
         older_than = serializers.FloatField(required=False, min_value=0, default=None)
@@ -88,7 +88,7 @@ class StuckSagaListApi(APIView):
 
 
 class AnomalyListApi(APIView):
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("ledger")]
 
     class FilterSerializer(serializers.Serializer):
         after = serializers.IntegerField(required=False, default=None)

@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from walletkit.auth import IsInternalService
+from walletkit.auth import IsUser, internal_callers
 from walletkit.errors import ApiError
 from walletkit.fields import AmountField, CurrencyField
 from wallets import selectors, services
@@ -38,6 +38,9 @@ def _acting_user_id(request) -> int:
 class WalletListOpenApi(APIView):
     """``GET /wallets``: the caller's wallets. ``POST /wallets``: open one for the caller."""
 
+    # The gateway, on a user's behalf: the sign-up wallet, and a recipient's wallets by username.
+    permission_classes = [IsUser | internal_callers("gateway")]
+
     class OpenInputSerializer(serializers.Serializer):
         currency = CurrencyField()
         name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
@@ -58,6 +61,9 @@ class WalletListOpenApi(APIView):
 
 class WalletDetailApi(APIView):
     """The owner sees their wallet; an internal service sees any; everyone else gets 404."""
+
+    # The gateway (a recipient by wallet id) and history (an owner it has not heard of yet).
+    permission_classes = [IsUser | internal_callers("gateway", "history")]
 
     @extend_schema(responses=WalletOutputSerializer)
     def get(self, request, wallet_id):
@@ -90,7 +96,7 @@ class HoldOutputSerializer(serializers.Serializer):
 class HoldReserveApi(APIView):
     """Internal, on behalf of the acting user: reserve funds (or authorize a deposit) for one transaction."""
 
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("transaction")]
 
     class InputSerializer(serializers.Serializer):
         transaction_id = serializers.UUIDField()
@@ -112,7 +118,7 @@ class HoldReserveApi(APIView):
 
 
 class HoldDetailApi(APIView):
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("transaction")]
 
     @extend_schema(responses=HoldOutputSerializer)
     def get(self, request, transaction_id):
@@ -125,7 +131,7 @@ class HoldDetailApi(APIView):
 class ReconciliationWalletListApi(APIView):
     """Internal (reconciliation): a keyset page of every wallet with its holds, from one snapshot."""
 
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("ledger")]
 
     class FilterSerializer(serializers.Serializer):
         after = serializers.UUIDField(required=False, default=None)
@@ -174,7 +180,7 @@ class ReconciliationWalletListApi(APIView):
 class WalletResyncApi(APIView):
     """Internal (reconciliation repair): set the balance to the ledger's figure, audited."""
 
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("ledger")]
 
     class InputSerializer(serializers.Serializer):
         balance = serializers.DecimalField(max_digits=19, decimal_places=4, min_value=0)

@@ -1,6 +1,9 @@
 """RSA key pairs for JWTs, generated on the first run into the data directory.
 
-Production supplies its own through JWT_PRIVATE_KEY / JWT_PUBLIC_KEY (and the SERVICE_ pair).
+``jwt``: user access tokens, signed by the gateway. ``service_<name>``: one pair per service for
+service-to-service tokens, so that holding one service's key never lets you sign as another
+(decision 0003). Production supplies its own through JWT_PRIVATE_KEY / JWT_PUBLIC_KEY,
+SERVICE_JWT_PRIVATE_KEY and SERVICE_JWT_PUBLIC_KEY_<NAME>.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-PAIRS = ("jwt", "service")  # user access tokens (gateway signs) and service-to-service tokens
+# Who may sign a service token: every service that calls another (the `svc` claim).
+SERVICE_NAMES = ("gateway", "transaction", "wallet", "ledger", "history")
+PAIRS = ("jwt", *(f"service_{name}" for name in SERVICE_NAMES))
 
 
 def keys_ensure(keys_dir: Path) -> None:

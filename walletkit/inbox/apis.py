@@ -2,14 +2,14 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from walletkit.auth import IsInternalService
+from walletkit.auth import internal_callers
 from walletkit.inbox.models import DeadLetter
 
 
 class DeadLetterListApi(APIView):
     """Internal: this service's dead-lettered events, a keyset page by id (for reconciliation)."""
 
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("ledger")]  # reconciliation (at ledger_service: itself)
 
     class FilterSerializer(serializers.Serializer):
         after = serializers.IntegerField(required=False, default=None)

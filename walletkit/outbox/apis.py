@@ -2,14 +2,14 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from walletkit.auth import IsInternalService
+from walletkit.auth import internal_callers
 from walletkit.outbox.services import outbox_republish
 
 
 class OutboxRepublishApi(APIView):
     """Internal: send a saga's events again (the sweeper asks this when a hop went missing)."""
 
-    permission_classes = [IsInternalService]
+    permission_classes = [internal_callers("transaction")]  # the sweeper (at transaction_service: itself)
 
     class InputSerializer(serializers.Serializer):
         key = serializers.CharField(required=False)

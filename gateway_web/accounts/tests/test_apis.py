@@ -281,7 +281,7 @@ def test_refresh_token_is_not_accepted_as_access(client, user):
 def test_service_token_is_not_accepted_by_the_public_api(client, user):
     from walletkit.auth import service_token_issue
 
-    _refused(client, service_token_issue(on_behalf_of=user.id))
+    _refused(client, service_token_issue(audience="gateway", on_behalf_of=user.id))
 
 
 def test_a_valid_token_is_accepted(client, user):

@@ -13,8 +13,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from ledger import services
-from walletkit.auth import service_token_issue
 from walletkit.outbox.models import OutboxEvent
+from walletkit.testing.tokens import service_token_as
 
 
 def user_token(user_id: int, *, is_staff: bool = False) -> str:
@@ -32,7 +32,13 @@ def client_with(token: str) -> APIClient:
 
 @pytest.fixture
 def service_client() -> APIClient:
-    return client_with(service_token_issue())
+    """transaction_service's sweeper, the one caller of the entry endpoints."""
+    return client_with(service_token_as("transaction"))
+
+
+@pytest.fixture
+def staff_client() -> APIClient:
+    return client_with(user_token(1, is_staff=True))
 
 
 def deposit(wallet_id: uuid.UUID, amount: str, *, currency: str = "EUR", transaction_id: uuid.UUID | None = None):

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from ledger.models import Rejection
 from ledger.tests.conftest import client_with, deposit, events_for, transfer, user_token
+from walletkit.testing.tokens import service_token_as
 
 pytestmark = pytest.mark.django_db
 
@@ -66,26 +67,37 @@ def test_expire_refuses_bad_input(service_client):
     assert not Rejection.objects.exists()
 
 
-def test_balance_from_postings_now_and_as_of(service_client):
+def test_only_the_sweeper_reads_and_expires_entries():
+    """Decision 0003: transaction_service is the one caller; any other service's token is 403."""
+    posted = deposit(A, "10")
+    for caller in ("gateway", "wallet", "ledger", "history"):
+        client = client_with(service_token_as(caller))
+        assert client.get(f"/entries/{posted.transaction_id}").status_code == 403, caller
+        assert client.post(f"/entries/{uuid.uuid4()}/expire", expire_body(), format="json").status_code == 403
+    assert not Rejection.objects.exists()
+
+
+def test_balance_from_postings_now_and_as_of(staff_client):
     deposit(A, "10")
     between = timezone.now()
     transfer(A, B, "2.5")
-    now = service_client.get(f"/accounts/{A}/balance").json()
+    now = staff_client.get(f"/accounts/{A}/balance").json()
     assert (now["wallet_id"], now["currency"], now["balance"]) == (str(A), "EUR", "7.5000")
-    earlier = service_client.get(f"/accounts/{A}/balance", {"as_of": between.isoformat()}).json()
+    earlier = staff_client.get(f"/accounts/{A}/balance", {"as_of": between.isoformat()}).json()
     assert earlier["balance"] == "10.0000"
-    before_all = service_client.get(f"/accounts/{B}/balance", {"as_of": (between - timedelta(days=1)).isoformat()})
+    before_all = staff_client.get(f"/accounts/{B}/balance", {"as_of": (between - timedelta(days=1)).isoformat()})
     assert before_all.json()["balance"] == "0.0000"
 
 
-def test_balance_for_staff_users_but_not_others():
+def test_balance_for_staff_users_but_not_others(service_client):
     deposit(A, "1")
     assert client_with(user_token(1, is_staff=True)).get(f"/accounts/{A}/balance").json()["balance"] == "1.0000"
     assert client_with(user_token(1)).get(f"/accounts/{A}/balance").status_code == 403
+    assert service_client.get(f"/accounts/{A}/balance").status_code == 403  # no service calls it
 
 
-def test_balance_of_an_unknown_wallet_is_404_and_bad_as_of_is_400(service_client):
-    assert service_client.get(f"/accounts/{uuid.uuid4()}/balance").json()["code"] == "account_not_found"
+def test_balance_of_an_unknown_wallet_is_404_and_bad_as_of_is_400(staff_client):
+    assert staff_client.get(f"/accounts/{uuid.uuid4()}/balance").json()["code"] == "account_not_found"
     deposit(A, "1")
-    assert service_client.get(f"/accounts/{A}/balance", {"as_of": "yesterday"}).status_code == 400
-    assert Decimal(service_client.get(f"/accounts/{A}/balance").json()["balance"]) == 1
+    assert staff_client.get(f"/accounts/{A}/balance", {"as_of": "yesterday"}).status_code == 400
+    assert Decimal(staff_client.get(f"/accounts/{A}/balance").json()["balance"]) == 1

@@ -5,8 +5,8 @@ from django.utils import timezone
 from ledger.tests.conftest import client_with, user_token
 
 from reconciliation.models import ReconciliationRun
-from walletkit.auth import service_token_issue
 from walletkit.inbox.models import DeadLetter
+from walletkit.testing.tokens import service_token_as
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ STAFF_GETS = ["/reconciliation/runs", "/reconciliation/totals", "/reconciliation
 @pytest.mark.parametrize("path", STAFF_GETS)
 def test_non_staff_are_refused(path):
     assert client_with(user_token(5)).get(path).status_code == 403
-    assert client_with(service_token_issue()).get(path).status_code == 403
+    assert client_with(service_token_as("ledger")).get(path).status_code == 403
 
 
 def test_non_staff_cannot_run_or_resolve():
@@ -43,7 +43,8 @@ def test_dead_letters_endpoint_is_internal_and_pages():
             consumer="c", topic="t", partition=0, offset=offset, value="{}", error="e", attempts=3
         )
     assert client_with(user_token(1, is_staff=True)).get("/internal/dead-letters").status_code == 403
-    service = client_with(service_token_issue())
+    assert client_with(service_token_as("transaction")).get("/internal/dead-letters").status_code == 403
+    service = client_with(service_token_as("ledger"))
     first = service.get("/internal/dead-letters", {"limit": 2}).json()
     second = service.get("/internal/dead-letters", {"after": first["next"], "limit": 2}).json()
     assert [row["offset"] for row in first["results"] + second["results"]] == [0, 1, 2] and second["next"] is None

@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from transactions.models import TransactionAnomaly, TransactionStatus
 from transactions.tests.factories import TransactionFactory, age, user_token
-from walletkit.auth import service_token_issue
+from walletkit.testing.tokens import service_token_as
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def service() -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {service_token_issue()}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {service_token_as('ledger')}")
     return client
 
 
@@ -66,7 +66,8 @@ def test_anomalies_are_listed(service):
         ("get", "/internal/reconciliation/anomalies"),
     ],
 )
-def test_users_are_refused(method, path):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {user_token(1)}")
-    assert getattr(client, method)(path).status_code == 403
+def test_users_and_services_other_than_the_ledger_are_refused(method, path):
+    for token in (user_token(1), *(service_token_as(caller) for caller in ("gateway", "transaction", "wallet"))):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert getattr(client, method)(path).status_code == 403

@@ -12,7 +12,7 @@ import jwt
 import pytest
 from rest_framework.test import APIClient
 
-from walletkit.auth import service_token_issue
+from walletkit.testing.tokens import service_token_as
 from wallets import services
 from wallets.models import Wallet
 
@@ -37,7 +37,11 @@ def user_client():
 
 @pytest.fixture
 def service_client():
-    return lambda on_behalf_of=None: client_with(service_token_issue(on_behalf_of=on_behalf_of))
+    """A client holding ``caller``'s service token for this service (transaction_service, the
+    reserve's caller, unless told otherwise)."""
+    return lambda on_behalf_of=None, caller="transaction": client_with(
+        service_token_as(caller, on_behalf_of=on_behalf_of)
+    )
 
 
 def wallet_funded(*, owner_id: int, amount: Decimal | str = "0", currency: str = "EUR") -> Wallet:

@@ -28,7 +28,7 @@ def test_open_wallet_with_a_user_token(user_client):
 
 
 def test_open_wallet_with_a_service_token_on_behalf_of_a_user(service_client):
-    response = service_client(on_behalf_of=9).post("/wallets", {"currency": "USD"}, format="json")
+    response = service_client(on_behalf_of=9, caller="gateway").post("/wallets", {"currency": "USD"}, format="json")
     assert response.status_code == 201
     assert response.json()["owner_id"] == 9
 
@@ -56,7 +56,8 @@ def test_list_shows_only_the_callers_wallets(user_client):
 def test_detail_for_the_owner_and_for_services_but_404_for_others(user_client, service_client):
     wallet = wallet_funded(owner_id=1, amount="3")
     assert user_client(1).get(f"/wallets/{wallet.id}").json()["available"] == "3.0000"
-    assert service_client().get(f"/wallets/{wallet.id}").status_code == 200
+    assert service_client(caller="history").get(f"/wallets/{wallet.id}").status_code == 200
+    assert service_client(caller="gateway").get(f"/wallets/{wallet.id}").status_code == 200
     other = user_client(2).get(f"/wallets/{wallet.id}")
     assert (other.status_code, other.json()["code"]) == (404, "wallet_not_found")
 
@@ -111,6 +112,22 @@ def test_reserve_refuses_a_transfer_without_a_receiver(service_client):
     body = hold_body(sender, sender, to_wallet_id=None)
     response = service_client(on_behalf_of=1).post("/holds", body, format="json")
     assert (response.status_code, response.json()["code"]) == (400, "invalid_movement")
+
+
+def test_each_endpoint_serves_only_the_services_that_call_it(service_client):
+    """Decision 0003: a service token is scoped to its callee, and each view names its callers."""
+    wallet = wallet_funded(owner_id=1, amount="50")
+    body = hold_body(wallet, wallet_funded(owner_id=2))
+    for caller in ("gateway", "ledger", "history", "wallet"):
+        client = service_client(on_behalf_of=1, caller=caller)
+        assert client.post("/holds", body, format="json").status_code == 403, caller
+        assert client.get(f"/holds/{body['transaction_id']}").status_code == 403, caller
+    for caller in ("transaction", "ledger", "history"):
+        client = service_client(on_behalf_of=1, caller=caller)
+        assert client.get("/wallets").status_code == 403, caller
+        assert client.post("/wallets", {"currency": "EUR"}, format="json").status_code == 403, caller
+    assert service_client(caller="transaction").get(f"/wallets/{wallet.id}").status_code == 403
+    assert not Hold.objects.filter(type="TRANSFER").exists() and Wallet.objects.count() == 2
 
 
 def test_holds_are_for_services_acting_for_a_user(user_client, service_client):

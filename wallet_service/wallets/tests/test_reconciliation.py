@@ -90,14 +90,18 @@ def test_resync_below_held_is_refused():
 def test_internal_endpoints_refuse_users_and_serve_services(user_client, service_client):
     wallet = wallet_funded(owner_id=1, amount="10")
     url = "/internal/reconciliation/wallets"
-    assert user_client(1).get(url, {"captured_since": timezone.now().isoformat()}).status_code == 403
-    body = service_client().get(url, {"captured_since": timezone.now().isoformat()}).json()
+    since = {"captured_since": timezone.now().isoformat()}
+    assert user_client(1).get(url, since).status_code == 403
+    assert service_client(caller="transaction").get(url, since).status_code == 403
+    body = service_client(caller="ledger").get(url, since).json()
     assert body["wallets"][0]["balance"] == "10.0000" and body["next"] is None
 
     resync = f"/internal/wallets/{wallet.id}/resync"
     payload = {"balance": "9.0000", "expected_version": wallet.version, "reason": "drift", "actor": "staff:1"}
     assert user_client(1).post(resync, payload, format="json").status_code == 403
-    response = service_client().post(resync, payload, format="json")
+    assert service_client(caller="gateway").post(resync, payload, format="json").status_code == 403
+    reconciliation = service_client(caller="ledger")
+    response = reconciliation.post(resync, payload, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["balance"] == "9.0000"
-    assert service_client().post(resync, payload | {"balance": "1.00001"}, format="json").status_code == 400
+    assert reconciliation.post(resync, payload | {"balance": "1.00001"}, format="json").status_code == 400
