@@ -158,6 +158,21 @@ def test_invalid_amounts_are_400_and_nothing_is_created(alice, amount):
     assert alice.get("/transactions").json()["results"] == []
 
 
+@pytest.mark.parametrize("amount", ["1e3", "+1", "1_000", "\uff11\uff10", "\u0661\u0660", " 5", 10.5])
+def test_amounts_that_are_not_plain_ascii_decimals_are_400_on_every_money_post(alice, bob, amount):
+    alice.fund("20")
+    for path, body in (
+        (f"/wallets/{alice.wallet_id}/deposits", {"amount": amount}),
+        (f"/wallets/{alice.wallet_id}/withdrawals", {"amount": amount}),
+        ("/transfers", {"from_wallet_id": alice.wallet_id, "to_wallet_id": bob.wallet_id, "amount": amount}),
+    ):
+        response = alice.post(path, body, key=str(uuid.uuid4()))
+        assert response.status_code == 400, (path, response.text)
+        assert (response.json()["code"], list(response.json()["errors"])) == ("invalid", ["amount"]), path
+    assert len(alice.get("/transactions").json()["results"]) == 1  # the funding deposit only
+    assert (alice.balance(), bob.balance()) == (Decimal(20), Decimal(0))
+
+
 def test_same_key_same_body_replays_the_first_answer_and_moves_money_once(alice):
     key = str(uuid.uuid4())
     first = alice.deposit("7", key=key)

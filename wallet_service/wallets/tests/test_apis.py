@@ -85,6 +85,31 @@ def test_reserve_with_insufficient_funds_is_422_and_changes_nothing(service_clie
     assert not Hold.objects.filter(type="TRANSFER").exists()
 
 
+def test_void_answers_the_tombstone_then_a_reserve_is_422_expired(service_client, user_client):
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+    body = hold_body(sender, receiver, "25")
+    path = f"/holds/{body['transaction_id']}/void"
+
+    voided = service_client(on_behalf_of=1).post(path, {"type": "TRANSFER", "amount": "25"}, format="json")
+    late = service_client(on_behalf_of=1).post("/holds", body, format="json")
+
+    assert (voided.status_code, voided.json()["status"], voided.json()["from_wallet_id"]) == (200, "VOIDED", None)
+    assert (late.status_code, late.json()["code"]) == (422, "expired")
+    assert user_client(1).post(path, {"type": "TRANSFER", "amount": "25"}, format="json").status_code == 403
+
+
+def test_void_after_a_reserve_answers_that_hold(service_client):
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+    body = hold_body(sender, receiver, "25")
+    service_client(on_behalf_of=1).post("/holds", body, format="json")
+
+    voided = service_client(on_behalf_of=1).post(
+        f"/holds/{body['transaction_id']}/void", {"type": "TRANSFER", "amount": "25"}, format="json"
+    )
+
+    assert (voided.status_code, voided.json()["status"]) == (200, "RESERVED")
+
+
 def test_reserve_from_someone_elses_wallet_is_404(service_client):
     sender, receiver = wallet_funded(owner_id=1, amount="5"), wallet_funded(owner_id=2)
     response = service_client(on_behalf_of=2).post("/holds", hold_body(sender, receiver), format="json")
