@@ -11,7 +11,7 @@ from rest_framework import status
 
 from walletkit.errors import ApiError
 from walletkit.events import EventType, Topic, envelope_build
-from walletkit.money import currency_parse
+from walletkit.money import amount_format, currency_parse
 from walletkit.outbox.services import outbox_event_create
 from wallets.models import Hold, Wallet, WalletResync
 
@@ -75,6 +75,10 @@ def hold_reserve(
             if receiver is None:
                 raise _wallet_not_found()
     hold_currency = (sender or receiver).currency
+    if receiver and receiver.currency != hold_currency and receiver.owner_id != acting_user_id:
+        # Someone else's wallet in another currency is answered like a missing one: a payer must not
+        # learn that a stranger's wallet id exists, nor its currency (threat model T28).
+        raise _wallet_not_found()
     if (receiver and receiver.currency != hold_currency) or (currency and currency.upper() != hold_currency):
         raise ApiError(
             "The wallets' currencies differ.",
@@ -83,7 +87,10 @@ def hold_reserve(
         )
     if sender is not None and sender.available < amount:
         raise ApiError(
-            "Insufficient funds.", code="insufficient_funds", status_code=status.HTTP_422_UNPROCESSABLE_ENTITY
+            "Insufficient funds.",
+            code="insufficient_funds",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            extra={"available": amount_format(sender.available)},  # read under the lock: what could be paid now
         )
 
     try:

@@ -80,6 +80,7 @@ def test_reserve_with_insufficient_funds_is_422_and_changes_nothing(service_clie
     sender, receiver = wallet_funded(owner_id=1, amount="5"), wallet_funded(owner_id=2)
     response = service_client(on_behalf_of=1).post("/holds", hold_body(sender, receiver, "5.0001"), format="json")
     assert (response.status_code, response.json()["code"]) == (422, "insufficient_funds")
+    assert response.json()["available"] == "5.0000"
     sender.refresh_from_db()
     assert sender.held == 0
     assert not Hold.objects.filter(type="TRANSFER").exists()
@@ -116,8 +117,8 @@ def test_reserve_from_someone_elses_wallet_is_404(service_client):
     assert (response.status_code, response.json()["code"]) == (404, "wallet_not_found")
 
 
-def test_reserve_across_currencies_is_422(service_client):
-    sender, receiver = wallet_funded(owner_id=1, amount="50"), wallet_funded(owner_id=2, currency="GBP")
+def test_reserve_across_currencies_is_422_between_own_wallets(service_client):
+    sender, receiver = wallet_funded(owner_id=1, amount="50"), wallet_funded(owner_id=1, currency="GBP")
     response = service_client(on_behalf_of=1).post("/holds", hold_body(sender, receiver), format="json")
     assert (response.status_code, response.json()["code"]) == (422, "currency_mismatch")
 

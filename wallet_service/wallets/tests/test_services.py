@@ -79,11 +79,23 @@ def test_transfer_to_a_missing_wallet_is_not_found():
     assert refused.value.get_codes() == "wallet_not_found"
 
 
-def test_transfer_between_currencies_is_refused():
-    sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2, currency="USD")
+def test_transfer_between_own_wallets_of_two_currencies_is_a_currency_mismatch():
+    sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=1, currency="USD")
     with pytest.raises(ApiError) as refused:
         transfer(sender, receiver, "1")
     assert (refused.value.status_code, refused.value.get_codes()) == (422, "currency_mismatch")
+
+
+def test_someone_elses_wallet_of_another_currency_is_answered_like_a_missing_one():
+    # No existence or currency oracle on a stranger's wallet id: the payer learns only "no wallet
+    # you can pay in your currency", which the pay page by username tells anyone anyway.
+    sender, stranger = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2, currency="USD")
+    answers = []
+    for receiver in (stranger, Wallet(id=uuid.uuid4())):
+        with pytest.raises(ApiError) as refused:
+            transfer(sender, receiver, "1")
+        answers.append((refused.value.status_code, refused.value.get_codes(), str(refused.value.detail)))
+    assert answers[0] == answers[1] == (404, "wallet_not_found", "Wallet not found.")
 
 
 def test_deposit_by_someone_else_than_the_owner_is_not_found():
