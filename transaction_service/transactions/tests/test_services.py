@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from transactions.models import Transaction, TransactionAnomaly, TransactionStatus
 from transactions.clients import ReserveOutcome, ReserveVerdict
+from transactions.models import Transaction, TransactionAnomaly, TransactionStatus
 from transactions.services import transaction_initiate, transaction_reserve_outcome_apply, transaction_status_advance
 from transactions.tests.factories import TransactionFactory
 from transactions.tests.fakes import hold_created

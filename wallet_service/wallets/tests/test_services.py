@@ -7,9 +7,9 @@ from django.db import connection, transaction
 
 from walletkit.errors import ApiError
 from walletkit.outbox.models import OutboxEvent
+from walletkit.testing.waiting import wait_until
 from wallets import services
 from wallets.models import Hold, Wallet
-from walletkit.testing.waiting import wait_until
 from wallets.tests.conftest import wallet_funded
 
 pytestmark = pytest.mark.django_db
