@@ -28,9 +28,9 @@ CURRENCIES = frozenset(
 
 # The whole wire grammar of an amount (API.md): ASCII digits, optionally a point and 1-4 digits. Decimal()
 # alone would also read "1e3", "+1", "1_000", " 7 " and any Unicode digit ("１０", "١٠").
-AMOUNT_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,%d})?" % FRACTION_DIGITS, re.ASCII)
-AMOUNT_GRAMMAR = "^[0-9]+(\\.[0-9]{1,%d})?$" % FRACTION_DIGITS
-_TOO_PRECISE = re.compile(r"[0-9]+\.[0-9]{%d,}" % (FRACTION_DIGITS + 1), re.ASCII)
+AMOUNT_GRAMMAR = rf"^[0-9]+(\.[0-9]{{1,{FRACTION_DIGITS}}})?$"
+AMOUNT_TEXT = re.compile(AMOUNT_GRAMMAR.strip("^$"), re.ASCII)  # used with fullmatch: "$" would let "7\n" in
+_TOO_PRECISE = re.compile(rf"[0-9]+\.[0-9]{{{FRACTION_DIGITS + 1},}}", re.ASCII)
 
 
 class InvalidAmount(ValueError):
@@ -53,7 +53,7 @@ def amount_parse(value: object) -> Decimal:
     or a rounding (``0.1``) cannot be told apart from a plain amount.
     """
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidAmount('Amount must be a decimal string, e.g. "12.50" (a JSON number with a fraction has lost its text).')
+        raise InvalidAmount('Amount must be a decimal string, e.g. "12.50" (a JSON fraction has lost its text).')
     text = str(value)
     if isinstance(value, str) and AMOUNT_TEXT.fullmatch(text) is None:
         if _TOO_PRECISE.fullmatch(text):

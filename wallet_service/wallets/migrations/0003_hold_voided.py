@@ -4,23 +4,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('wallets', '0002_wallet_resync'),
+        ("wallets", "0002_wallet_resync"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='hold',
-            name='hold_wallets_match_type',
+            model_name="hold",
+            name="hold_wallets_match_type",
         ),
         migrations.AlterField(
-            model_name='hold',
-            name='status',
-            field=models.CharField(choices=[('RESERVED', 'Reserved'), ('CAPTURED', 'Captured'), ('RELEASED', 'Released'), ('VOIDED', 'Voided')], default='RESERVED', max_length=8),
+            model_name="hold",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("RESERVED", "Reserved"),
+                    ("CAPTURED", "Captured"),
+                    ("RELEASED", "Released"),
+                    ("VOIDED", "Voided"),
+                ],
+                default="RESERVED",
+                max_length=8,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='hold',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('from_wallet__isnull', True), ('status', 'VOIDED'), ('to_wallet__isnull', True)), models.Q(('from_wallet__isnull', True), ('to_wallet__isnull', False), ('type', 'DEPOSIT')), models.Q(('from_wallet__isnull', False), ('to_wallet__isnull', True), ('type', 'WITHDRAWAL')), models.Q(('from_wallet__isnull', False), ('to_wallet__isnull', False), ('type', 'TRANSFER'), models.Q(('from_wallet', models.F('to_wallet')), _negated=True)), _connector='OR'), name='hold_wallets_match_type'),
+            model_name="hold",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("from_wallet__isnull", True), ("status", "VOIDED"), ("to_wallet__isnull", True)),
+                    models.Q(("from_wallet__isnull", True), ("to_wallet__isnull", False), ("type", "DEPOSIT")),
+                    models.Q(("from_wallet__isnull", False), ("to_wallet__isnull", True), ("type", "WITHDRAWAL")),
+                    models.Q(
+                        ("from_wallet__isnull", False),
+                        ("to_wallet__isnull", False),
+                        ("type", "TRANSFER"),
+                        models.Q(("from_wallet", models.F("to_wallet")), _negated=True),
+                    ),
+                    _connector="OR",
+                ),
+                name="hold_wallets_match_type",
+            ),
         ),
     ]
