@@ -118,21 +118,34 @@ def test_transfer_and_withdrawal_succeed_and_move_exact_amounts(alice, bob):
     wait_until(lambda: bob.balance() == Decimal("20.0000"), timeout=30, message="receiver balance")
 
 
-def test_insufficient_funds_is_422_and_nothing_moves(alice, bob):
+def test_insufficient_funds_is_422_with_the_available_amount_and_nothing_moves(alice, bob):
     alice.fund("5")
     refused = alice.pay(bob.wallet_id, "5.0001")
     assert refused.status_code == 422, refused.text
-    assert refused.json()["code"] == "insufficient_funds"
-    assert alice.withdraw("6").json()["code"] == "insufficient_funds"
+    assert (refused.json()["code"], refused.json()["available"]) == ("insufficient_funds", "5.0000")
+    withdrawal = alice.withdraw("6")
+    assert (withdrawal.json()["code"], withdrawal.json()["available"]) == ("insufficient_funds", "5.0000")
     assert (alice.balance(), bob.balance()) == (Decimal(5), Decimal(0))
 
 
-def test_transfer_to_a_wallet_of_another_currency_is_422(alice, bob):
+def test_transfer_to_an_own_wallet_of_another_currency_is_422(alice):
     alice.fund("5")
-    euros = bob.open_wallet("EUR")
+    euros = alice.open_wallet("EUR")
     refused = alice.pay(euros, "1")
     assert refused.status_code == 422, refused.text
     assert refused.json()["code"] == "currency_mismatch"
+
+
+def test_a_strangers_wallet_of_another_currency_is_answered_like_a_missing_one(alice, bob):
+    # No oracle: a wallet id tells a payer only whether it is a wallet they can pay in their currency.
+    alice.fund("5")
+    answers = []
+    for wallet_id in (bob.open_wallet("EUR"), str(uuid.uuid4())):
+        refused = alice.pay(wallet_id, "1")
+        answers.append((refused.status_code, refused.json()["code"], refused.json()["detail"]))
+    assert answers[0] == answers[1], answers
+    assert answers[0][:2] == (404, "wallet_not_found")
+    assert alice.balance() == Decimal(5)
 
 
 def test_transfer_to_the_same_wallet_is_400(alice):
@@ -156,6 +169,21 @@ def test_invalid_amounts_are_400_and_nothing_is_created(alice, amount):
     assert response.status_code == 400, response.text
     assert "amount" in response.json()["errors"]
     assert alice.get("/transactions").json()["results"] == []
+
+
+@pytest.mark.parametrize("amount", ["1e3", "+1", "1_000", "\uff11\uff10", "\u0661\u0660", " 5", 10.5])
+def test_amounts_that_are_not_plain_ascii_decimals_are_400_on_every_money_post(alice, bob, amount):
+    alice.fund("20")
+    for path, body in (
+        (f"/wallets/{alice.wallet_id}/deposits", {"amount": amount}),
+        (f"/wallets/{alice.wallet_id}/withdrawals", {"amount": amount}),
+        ("/transfers", {"from_wallet_id": alice.wallet_id, "to_wallet_id": bob.wallet_id, "amount": amount}),
+    ):
+        response = alice.post(path, body, key=str(uuid.uuid4()))
+        assert response.status_code == 400, (path, response.text)
+        assert (response.json()["code"], list(response.json()["errors"])) == ("invalid", ["amount"]), path
+    assert len(alice.get("/transactions").json()["results"]) == 1  # the funding deposit only
+    assert (alice.balance(), bob.balance()) == (Decimal(20), Decimal(0))
 
 
 def test_same_key_same_body_replays_the_first_answer_and_moves_money_once(alice):

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
+import psycopg
 import pytest
 
 from tests import invariants
@@ -68,14 +69,14 @@ def test_insufficient_funds_is_422_and_moves_nothing(stack, alice, bob):
     assert alice.wallet()["held"] == "0.0000"
 
 
-def test_transfer_to_another_currency_is_422_currency_mismatch(stack, alice, bob):
+def test_transfer_to_another_currency_is_422_currency_mismatch(stack, alice):
     alice.fund("50")
-    euro_wallet = bob.open_wallet("EUR")
+    euro_wallet = alice.open_wallet("EUR")
     refused = alice.pay(euro_wallet, "10")
     assert refused.status_code == 422, refused.text
     assert refused.json()["code"] == "currency_mismatch"
     assert_invariants(stack)
-    assert alice.balance() == Decimal("50") and bob.balance(euro_wallet) == 0
+    assert alice.balance() == Decimal("50") and alice.balance(euro_wallet) == 0
 
 
 def test_transfer_to_the_same_wallet_is_400(alice):
@@ -196,6 +197,96 @@ def test_lost_reserve_reply_is_finished_by_the_sweeper(stack, alice, bob):
     assert alice.wait_final(response.json()["id"], timeout=90)["status"] == "SUCCESS"
     assert_invariants(stack)
     assert bob.balance() == Decimal("7")
+
+
+def _waiters_on_locks(stack: Stack) -> int:
+    """Connections of the wallet database waiting on a lock: reserves queued on a sender's row lock."""
+    return invariants.scalar(
+        stack, "wallet",
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )  # fmt: skip
+
+
+def _withdrawal_sent(alice: Person, amount: str, key: str) -> int | None:
+    try:
+        return alice.withdraw(amount, key=key).status_code
+    except httpx.HTTPError:
+        return None  # no answer: the outcome is unknown, which is the point
+
+
+def test_a_withdrawal_failed_expired_stays_failed_when_its_queued_reserve_runs_late(stack, alice):
+    # The audit's reproduction: the sender's row is locked, so every reserve of the withdrawal queues at
+    # the wallet; the sweeper gives up on it past HOLD_EXPIRY (FAILED expired); then the lock goes and
+    # the queued reserves run. They must find the sweeper's tombstone, not set the money aside.
+    alice.fund("20")
+    key = str(uuid.uuid4())
+    with psycopg.connect(stack.config.database_url("wallet")) as locker:
+        locker.execute("SELECT 1 FROM wallet WHERE id = %s FOR UPDATE", (alice.wallet_id,))
+        assert _withdrawal_sent(alice, "5", key) in (None, 202, 503)
+        [(transaction_id,)] = invariants.query(
+            stack, "transaction", "SELECT id FROM transaction WHERE idempotency_key = %s", (key,)
+        )
+        failed = alice.wait_final(str(transaction_id), timeout=120)
+        assert (failed["status"], failed["failure_reason"]) == ("FAILED", "expired")
+        assert _waiters_on_locks(stack) > 0  # reserves of that withdrawal are still queued on the lock
+        locker.rollback()
+    wait_until(lambda: _waiters_on_locks(stack) == 0, timeout=30, message="the queued reserves ran")
+
+    assert_invariants(stack)
+    assert alice.balance() == Decimal("20")
+    assert alice.transaction(str(transaction_id))["status"] == "FAILED"
+    entries = invariants.query(
+        stack, "ledger", "SELECT id FROM ledger_journal_entry WHERE transaction_id = %s", (transaction_id,)
+    )
+    assert entries == []
+
+
+@pytest.mark.parametrize(
+    ("stopped", "client_timeout"),
+    [
+        ("wallet-web", 4),  # the wallet is slow: the client's own timeout ends the request, no answer
+        ("transaction-web", 60),  # the saga's owner hangs: the gateway gives up with 503
+    ],
+)
+def test_a_money_post_without_a_verdict_is_retried_with_its_key_until_one_and_moves_money_once(
+    stack, alice, stopped, client_timeout
+):
+    alice.fund("20")
+    key = str(uuid.uuid4())
+
+    def post() -> int | None:
+        try:
+            response = alice.client.post(
+                f"/wallets/{alice.wallet_id}/withdrawals", json={"amount": "7"},
+                headers={**alice.headers, "Idempotency-Key": key}, timeout=client_timeout,
+            )  # fmt: skip
+        except httpx.HTTPError:
+            return None
+        answers.append(response)
+        return response.status_code
+
+    answers: list[httpx.Response] = []
+    process_group = stack.supervisor.pid(stopped)
+    os.killpg(process_group, signal.SIGSTOP)
+    try:
+        first = post()
+    finally:
+        os.killpg(process_group, signal.SIGCONT)
+    assert first in (None, 503), first  # outcome unknown: API.md says retry with the same key
+
+    verdict = wait_until(lambda: post() in (202, 422) and answers[-1], timeout=120, interval=0.5,
+                         message="a decisive answer to the retried key")  # fmt: skip
+    assert {r.status_code for r in answers} <= {503, 409, 202, 422}, [(r.status_code, r.text) for r in answers]
+    final = alice.wait_final(verdict.json()["id"], timeout=120) if verdict.status_code == 202 else None
+    assert_invariants(stack)
+    moved = Decimal(7) if final and final["status"] == "SUCCESS" else Decimal(0)
+    assert alice.balance() == Decimal(20) - moved
+    successes = invariants.scalar(
+        stack, "transaction",
+        "SELECT count(*) FROM transaction WHERE from_wallet_id = %s AND status = 'SUCCESS'", (alice.wallet_id,),
+    )  # fmt: skip
+    assert successes == (1 if moved else 0)
+    assert alice.withdraw("7", key=key).json()["id"] == verdict.json()["id"]  # the key keeps naming it
 
 
 def test_workers_killed_mid_flight_lose_and_duplicate_nothing(stack, alice, bob):

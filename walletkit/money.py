@@ -5,7 +5,8 @@ Anything that is not exactly representable is refused, never rounded.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -25,6 +26,13 @@ CURRENCIES = frozenset(
 )
 
 
+# The whole wire grammar of an amount (API.md): ASCII digits, optionally a point and 1-4 digits. Decimal()
+# alone would also read "1e3", "+1", "1_000", " 7 " and any Unicode digit ("１０", "١٠").
+AMOUNT_GRAMMAR = rf"^[0-9]+(\.[0-9]{{1,{FRACTION_DIGITS}}})?$"
+AMOUNT_TEXT = re.compile(AMOUNT_GRAMMAR.strip("^$"), re.ASCII)  # used with fullmatch: "$" would let "7\n" in
+_TOO_PRECISE = re.compile(rf"[0-9]+\.[0-9]{{{FRACTION_DIGITS + 1},}}", re.ASCII)
+
+
 class InvalidAmount(ValueError):
     """The text is not a positive amount with at most 4 fraction digits within the maximum."""
 
@@ -38,18 +46,20 @@ def max_amount() -> Decimal:
 
 
 def amount_parse(value: object) -> Decimal:
-    """Parse a client-supplied amount. Only strings (and ints) are accepted: floats already lost precision."""
+    """Parse a client-supplied amount: a string matching AMOUNT_GRAMMAR, or an int.
+
+    A JSON integer is accepted: ``json`` builds an int only from plain digits (``1e3`` becomes a
+    float). Every float is refused, ``10.5`` included: once parsed, its text is gone, so an exponent
+    or a rounding (``0.1``) cannot be told apart from a plain amount.
+    """
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidAmount('Amount must be a decimal string, e.g. "12.50".')
-    text = str(value).strip()
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise InvalidAmount('Amount must be a decimal number, e.g. "12.50".') from None
-    if not amount.is_finite():
-        raise InvalidAmount("Amount must be a finite number.")
-    if amount.as_tuple().exponent < -FRACTION_DIGITS:
-        raise InvalidAmount(f"Amount has more than {FRACTION_DIGITS} fraction digits.")
+        raise InvalidAmount('Amount must be a decimal string, e.g. "12.50" (a JSON fraction has lost its text).')
+    text = str(value)
+    if isinstance(value, str) and AMOUNT_TEXT.fullmatch(text) is None:
+        if _TOO_PRECISE.fullmatch(text):
+            raise InvalidAmount(f"Amount has more than {FRACTION_DIGITS} fraction digits.")
+        raise InvalidAmount(f'Amount must be a plain decimal string matching {AMOUNT_GRAMMAR}, e.g. "12.50".')
+    amount = Decimal(text)
     if amount <= 0:
         raise InvalidAmount("Amount must be greater than zero.")
     if amount > max_amount():

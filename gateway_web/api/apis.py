@@ -58,7 +58,36 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description="Required unless the body has `idempotency_key`. The same key and body replay the first answer.",
 )
 HISTORY_FILTERS = HistoryQuerySerializer
-MONEY_ERRORS = _errors(400, 401, 404, 409, 413, 415, 422, 429, 503)
+MONEY_ERRORS = {
+    **_errors(400, 401, 413, 415, 429),
+    400: OpenApiResponse(
+        ErrorSerializer,
+        description="Invalid input (`errors` holds field errors). `amount` must be a string matching "
+        "`^[0-9]+(\\.[0-9]{1,4})?$` (ASCII digits) or a JSON integer; `1e3`, `+1`, `1_000`, `10.5` as a JSON "
+        "number and non-ASCII digits are refused. Nothing moves.",
+    ),
+    404: OpenApiResponse(
+        ErrorSerializer,
+        description="`wallet_not_found`: not the caller's wallet, or a wallet the caller cannot pay (missing, or "
+        "someone else's in another currency — the same answer). Nothing moves.",
+    ),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="`idempotency_conflict`: the key was used with a different body. `idempotency_in_progress`: "
+        "the first request with this key is still being decided; retry shortly with the same key.",
+    ),
+    422: OpenApiResponse(
+        ErrorSerializer,
+        description="Refused by a business rule, nothing moves: `insufficient_funds` (also `available`, the "
+        "wallet's available amount as a decimal string), `currency_mismatch` (between the caller's own wallets), "
+        "`expired`.",
+    ),
+    503: OpenApiResponse(
+        ErrorSerializer,
+        description="Outcome unknown — the money may or may not move. Retry with the same Idempotency-Key (and "
+        "body) until a definitive answer (202, 4xx); a lost connection means the same.",
+    ),
+}
 
 
 class MovementInputSerializer(serializers.Serializer):

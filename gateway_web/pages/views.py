@@ -276,8 +276,11 @@ def _recipient(form: TransferForm, wallets: list[dict]) -> dict | None:
             return None
     else:
         found = remote.recipient_by_wallet(wallet_id=wallet_id)
-        if found is None:
-            form.add_error("recipient", "There is no wallet with this id.")
+        own = found is not None and any(w["id"] == found["wallet_id"] for w in wallets)
+        if found is None or (found["currency"] != source["currency"] and not own):
+            # A missing wallet and a stranger's in another currency read the same, as in the API: an id
+            # tells a payer only whether it is a wallet they can pay in their currency (threat model T28).
+            form.add_error("recipient", f"There is no {source['currency']} wallet with this id.")
             return None
         if found["currency"] != source["currency"]:
             form.add_error("recipient", f"That wallet holds {found['currency']}; yours holds {source['currency']}.")

@@ -35,12 +35,20 @@ class ReserveVerdict(StrEnum):
     UNKNOWN = "unknown"  # a try may have reached the wallet (timeout, 5xx): a hold may exist
 
 
+# What a refusal carries for the client besides {code, detail} (API.md "Additions"), passed on as is.
+REFUSAL_FIELDS = ("available",)
+
+
 @dataclass(frozen=True)
 class ReserveOutcome:
     verdict: ReserveVerdict
     code: str | None = None
     detail: str | None = None
     body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def refusal_extra(self) -> dict[str, Any]:
+        return {name: self.body[name] for name in REFUSAL_FIELDS if name in self.body}
 
 
 def _timeout() -> httpx.Timeout:
@@ -113,8 +121,8 @@ def _reserve_outcome(response: httpx.Response) -> ReserveOutcome:
         # Leave it open; past HOLD_EXPIRY the sweeper finds the hold and the ledger decides.
         logger.error("wallet reports a conflicting hold", extra={"code": code, "detail": detail})
         return ReserveOutcome(ReserveVerdict.UNKNOWN, code=code, detail=detail)
-    # 422 (insufficient_funds, currency_mismatch), 400 (invalid_movement), 403: refused, no hold was made.
-    return ReserveOutcome(ReserveVerdict.REFUSED, code=code or "wallet_rejected", detail=detail)
+    # 422 (insufficient_funds, currency_mismatch, expired), 400 (invalid_movement), 403: refused, no hold was made.
+    return ReserveOutcome(ReserveVerdict.REFUSED, code=code or "wallet_rejected", detail=detail, body=body)
 
 
 def hold_get(*, transaction_id: UUID) -> dict[str, Any] | None:
@@ -122,6 +130,17 @@ def hold_get(*, transaction_id: UUID) -> dict[str, Any] | None:
     response = service_request("GET", "wallet", f"/holds/{transaction_id}", timeout=_timeout())
     if response.status_code == 404:
         return None
+    _raise_for_status(response, "wallet")
+    return _json(response)
+
+
+def hold_void(*, transaction_id: UUID, owner_id: int, type: str, amount) -> dict[str, Any]:
+    """End a transaction that never reserved: the wallet's VOIDED tombstone, or the hold a reserve made
+    first (the wallet's unique index on the transaction id decides between them). Raises ServiceUnavailable."""
+    response = service_request(
+        "POST", "wallet", f"/holds/{transaction_id}/void", on_behalf_of=owner_id,
+        json={"type": type, "amount": amount_format(amount)}, timeout=_timeout(),
+    )  # fmt: skip
     _raise_for_status(response, "wallet")
     return _json(response)
 

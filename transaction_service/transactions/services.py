@@ -225,7 +225,7 @@ def transaction_reserve_outcome_apply(*, transaction_id: UUID, outcome: ReserveO
     elif verdict == ReserveVerdict.UNREACHABLE:
         tx = _fail_unreached_locked(tx)
     # UNKNOWN: a hold may exist; the sweeper will find out.
-    return _response_store(tx, detail=outcome.detail)
+    return _response_store(tx, detail=outcome.detail, extra=outcome.refusal_extra)
 
 
 def _counterparty(tx: Transaction, body: dict[str, Any]) -> int | None:
@@ -239,8 +239,10 @@ def _fail_unreached_locked(tx: Transaction) -> Transaction:
     """No try reached the wallet, so no hold exists: fail it and free the key for a later retry.
 
     Only from INITIATED: if anything moved it meanwhile, a hold exists and failing it would strand money.
+    And only if no sweeper round claimed it (``sweep_attempts``, counted before the sweeper calls the
+    wallet): that round's reserve may be on its way and land after this FAILED (decision 0008).
     """
-    if tx.status != TransactionStatus.INITIATED:
+    if tx.status != TransactionStatus.INITIATED or tx.sweep_attempts:
         return tx
     tx = _status_advance_locked(tx, status=TransactionStatus.FAILED, reason="wallet_unavailable")
     tx.idempotency_key = None
@@ -248,8 +250,9 @@ def _fail_unreached_locked(tx: Transaction) -> Transaction:
     return tx
 
 
-def transaction_response(tx: Transaction, *, detail: str | None = None) -> Response:
-    """What POST /transactions answers for a transaction in this state."""
+def transaction_response(tx: Transaction, *, detail: str | None = None, extra: dict | None = None) -> Response:
+    """What POST /transactions answers for a transaction in this state; ``extra``: what the wallet's refusal
+    adds for the client (``available`` with insufficient_funds)."""
     shape = transaction_shape(tx)
     if tx.status != TransactionStatus.FAILED:
         return 202, shape
@@ -258,7 +261,8 @@ def transaction_response(tx: Transaction, *, detail: str | None = None) -> Respo
         body = {"code": "service_unavailable", "detail": "The wallet service is unavailable; retry later."}
         return 503, {**body, "transaction": shape}
     status_code = 404 if reason == "wallet_not_found" else 422
-    return status_code, {"code": reason, "detail": detail or _REASON_DETAIL.get(reason, reason), "transaction": shape}
+    body = {"code": reason, "detail": detail or _REASON_DETAIL.get(reason, reason), **(extra or {})}
+    return status_code, {**body, "transaction": shape}
 
 
 _REASON_DETAIL = {
@@ -269,10 +273,10 @@ _REASON_DETAIL = {
 }
 
 
-def _response_store(tx: Transaction, *, detail: str | None = None) -> Transaction:
+def _response_store(tx: Transaction, *, detail: str | None = None, extra: dict | None = None) -> Transaction:
     """Only the first response is kept: replays must return exactly what the first request got."""
     if tx.response_status is None:
-        tx.response_status, tx.response_body = transaction_response(tx, detail=detail)
+        tx.response_status, tx.response_body = transaction_response(tx, detail=detail, extra=extra)
         tx.save(update_fields=["response_status", "response_body"])
     return tx
 

@@ -3,7 +3,7 @@
 Each round leases the due open transactions (transaction_sweep_claim), then asks the wallet and the
 ledger what they know — outside any database transaction — and records it through the same services
 the request path and the ledger consumer use. Nothing stays INITIATED or RESERVED forever: past
-HOLD_EXPIRY the wallet (no hold) or the ledger (expire) decides the end.
+HOLD_EXPIRY the wallet (void) or the ledger (expire) decides the end.
 """
 
 from __future__ import annotations
@@ -61,9 +61,11 @@ def saga_drive(tx: Transaction) -> None:
 
 def _initiated_drive(tx: Transaction) -> None:
     if _expired(tx):
-        # Never reserve this late. FAILED is only safe once the wallet confirms it holds nothing for it.
-        hold = clients.hold_get(transaction_id=tx.id)
-        if hold is None:
+        # Never reserve this late, and never fail on "no hold yet": a reserve queued at the wallet (a
+        # timed-out try, waiting on the sender's row lock) could still make one. The wallet decides
+        # once, at the hold's unique index: our tombstone or that hold, never both (decision 0008).
+        hold = clients.hold_void(transaction_id=tx.id, owner_id=tx.owner_id, type=tx.type, amount=tx.amount)
+        if hold.get("status") == "VOIDED":
             transaction_status_advance(transaction_id=tx.id, status=TransactionStatus.FAILED, reason="expired")
         else:
             transaction_reserve_outcome_apply(

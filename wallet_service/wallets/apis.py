@@ -117,6 +117,29 @@ class HoldReserveApi(APIView):
         )
 
 
+class HoldVoidApi(APIView):
+    """Internal (the sweeper), on behalf of the transaction's owner: end a transaction that never reserved.
+
+    200 with the VOIDED tombstone, or with the hold a reserve already made (the sweeper applies that instead).
+    """
+
+    permission_classes = [internal_callers("transaction")]
+
+    class InputSerializer(serializers.Serializer):
+        type = serializers.ChoiceField(choices=Hold.Type.choices)
+        amount = AmountField()
+
+    @extend_schema(request=InputSerializer, responses={200: HoldOutputSerializer})
+    def post(self, request, transaction_id):
+        acting_user_id = _acting_user_id(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hold, _voided = services.hold_void(
+            transaction_id=transaction_id, acting_user_id=acting_user_id, **data.validated_data
+        )
+        return Response(HoldOutputSerializer(hold).data)
+
+
 class HoldDetailApi(APIView):
     permission_classes = [internal_callers("transaction")]
 

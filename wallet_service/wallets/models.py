@@ -45,6 +45,10 @@ class Hold(models.Model):
     """Money set aside for one transaction until the ledger says yes (capture) or no (release).
 
     For a deposit nothing is set aside: the hold only records that the owner authorized it.
+
+    A VOIDED row is a tombstone, not a hold: the sweeper decided the transaction expired before any
+    reserve landed (services.hold_void). It sits in the same unique index on ``transaction_id``, so a
+    reserve arriving later finds it and is refused; it names no wallet and sets nothing aside.
     """
 
     class Type(models.TextChoices):
@@ -56,6 +60,7 @@ class Hold(models.Model):
         RESERVED = "RESERVED"
         CAPTURED = "CAPTURED"
         RELEASED = "RELEASED"
+        VOIDED = "VOIDED"
 
     transaction_id = models.UUIDField(unique=True)
     type = models.CharField(max_length=10, choices=Type.choices)
@@ -75,7 +80,8 @@ class Hold(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
             models.CheckConstraint(
                 condition=(
-                    Q(type="DEPOSIT", from_wallet__isnull=True, to_wallet__isnull=False)
+                    Q(status="VOIDED", from_wallet__isnull=True, to_wallet__isnull=True)
+                    | Q(type="DEPOSIT", from_wallet__isnull=True, to_wallet__isnull=False)
                     | Q(type="WITHDRAWAL", from_wallet__isnull=False, to_wallet__isnull=True)
                     | (
                         Q(type="TRANSFER", from_wallet__isnull=False, to_wallet__isnull=False)

@@ -11,7 +11,7 @@ from rest_framework import status
 
 from walletkit.errors import ApiError
 from walletkit.events import EventType, Topic, envelope_build
-from walletkit.money import currency_parse
+from walletkit.money import amount_format, currency_parse
 from walletkit.outbox.services import outbox_event_create
 from wallets.models import Hold, Wallet, WalletResync
 
@@ -75,6 +75,10 @@ def hold_reserve(
             if receiver is None:
                 raise _wallet_not_found()
     hold_currency = (sender or receiver).currency
+    if receiver and receiver.currency != hold_currency and receiver.owner_id != acting_user_id:
+        # Someone else's wallet in another currency is answered like a missing one: a payer must not
+        # learn that a stranger's wallet id exists, nor its currency (threat model T28).
+        raise _wallet_not_found()
     if (receiver and receiver.currency != hold_currency) or (currency and currency.upper() != hold_currency):
         raise ApiError(
             "The wallets' currencies differ.",
@@ -83,7 +87,10 @@ def hold_reserve(
         )
     if sender is not None and sender.available < amount:
         raise ApiError(
-            "Insufficient funds.", code="insufficient_funds", status_code=status.HTTP_422_UNPROCESSABLE_ENTITY
+            "Insufficient funds.",
+            code="insufficient_funds",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            extra={"available": amount_format(sender.available)},  # read under the lock: what could be paid now
         )
 
     try:
@@ -105,6 +112,33 @@ def hold_reserve(
     event_type = EventType.DEPOSIT_AUTHORIZED if type == Hold.Type.DEPOSIT else EventType.FUNDS_RESERVED
     _hold_event_write(hold, event_type)
     return hold, True
+
+
+@transaction.atomic
+def hold_void(*, transaction_id: UUID, type: str, amount: Decimal, acting_user_id: int) -> tuple[Hold, bool]:
+    """The sweeper's expiry, decided here once: this transaction id will never reserve.
+
+    Returns ``(tombstone, True)``, or ``(hold, False)`` when a reserve got there first. The tombstone
+    is a VOIDED row in the holds' unique index on ``transaction_id``, so that index alone decides
+    between the void and a reserve still on its way (queued on the sender's row lock, say): whichever
+    inserts first wins, the other finds the winner (hold_reserve refuses a tombstone as ``expired``).
+    It takes no wallet lock, so it never waits for the reserves queued on one (docs/decisions/0008).
+    """
+    existing = Hold.objects.filter(transaction_id=transaction_id).first()
+    if existing is not None:
+        return existing, False
+    try:
+        # A savepoint: if a reserve's uncommitted hold holds the index entry, this insert waits for
+        # it and fails once it commits; the reserve won and its hold is the answer.
+        with transaction.atomic():
+            tombstone = Hold.objects.create(
+                transaction_id=transaction_id, type=type, amount=amount, currency="", owner_id=acting_user_id,
+                status=Hold.Status.VOIDED, reason="expired",
+            )  # fmt: skip
+    except IntegrityError:
+        return Hold.objects.get(transaction_id=transaction_id), False
+    logger.info("transaction voided before any reserve", extra={"transaction_id": str(transaction_id)})
+    return tombstone, True
 
 
 @transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
@@ -173,7 +207,18 @@ def _movement_check(*, type: str, from_wallet_id: UUID | None, to_wallet_id: UUI
 
 
 def _hold_retry(hold: Hold, *, type: str, amount: Decimal, acting_user_id: int) -> Hold:
-    """A retry must be the same request; anything else reusing the id is a caller's bug, refused loudly."""
+    """A retry must be the same request; anything else reusing the id is a caller's bug, refused loudly.
+
+    A tombstone (hold_void) means the transaction already ended FAILED ``expired``: refuse with that.
+    This runs at each of the reserve's three looks (first lookup, under the sender's lock, after
+    losing the unique index), so a void that commits at any moment before the reserve's insert wins.
+    """
+    if hold.status == Hold.Status.VOIDED:
+        raise ApiError(
+            "The transaction expired before its funds were reserved.",
+            code="expired",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
     if hold.type != type or hold.amount != amount or hold.owner_id != acting_user_id:
         raise ApiError(
             "This transaction id already has a different hold.",

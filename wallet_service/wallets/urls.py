@@ -3,6 +3,7 @@ from django.urls import path
 from wallets.apis import (
     HoldDetailApi,
     HoldReserveApi,
+    HoldVoidApi,
     ReconciliationWalletListApi,
     WalletDetailApi,
     WalletListOpenApi,
@@ -14,6 +15,7 @@ urlpatterns = [
     path("wallets/<uuid:wallet_id>", WalletDetailApi.as_view(), name="wallet-detail"),
     path("holds", HoldReserveApi.as_view(), name="hold-reserve"),
     path("holds/<uuid:transaction_id>", HoldDetailApi.as_view(), name="hold-detail"),
+    path("holds/<uuid:transaction_id>/void", HoldVoidApi.as_view(), name="hold-void"),
     path("internal/reconciliation/wallets", ReconciliationWalletListApi.as_view(), name="reconciliation-wallets"),
     path("internal/wallets/<uuid:wallet_id>/resync", WalletResyncApi.as_view(), name="wallet-resync"),
 ]

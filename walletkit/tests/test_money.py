@@ -16,8 +16,8 @@ from walletkit.money import InvalidAmount, InvalidCurrency, amount_format, amoun
         ("0.0001", Decimal("0.0001")),
         ("12", Decimal("12")),
         ("12.5000", Decimal("12.5")),
-        (" 7.25 ", Decimal("7.25")),
-        (12, Decimal("12")),
+        ("007.25", Decimal("7.25")),
+        (12, Decimal("12")),  # a JSON integer: json never makes an int out of exponent notation
         ("1000000000", Decimal("1000000000")),
     ],
 )
@@ -40,6 +40,22 @@ def test_accepts_positive_amounts_with_at_most_four_fraction_digits(text, expect
 def test_refuses_anything_else(value):
     with pytest.raises(InvalidAmount):
         amount_parse(value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1e3", "1E3", "1e-2", "10e0",  # exponent notation: Decimal reads it, the contract does not
+        "+1", "+0.5",  # a sign
+        "1_000", "1_0.5",  # digit-group underscores (Python literals, not amounts)
+        "\uff11\uff10", "\u0661\u0660", "\u0967", "1\u0665",  # fullwidth, Arabic-Indic, Devanagari digits
+        " 7.25", "7.25 ", "7.25\n", "\t1",  # surrounding whitespace
+        "1.", ".5", "1.2.", "١.٥",  # a lone point, non-ASCII again
+    ],
+)  # fmt: skip
+def test_refuses_every_text_that_is_not_plain_ascii_digits(text):
+    with pytest.raises(InvalidAmount, match=r"\^\[0-9\]"):
+        amount_parse(text)
 
 
 def test_maximum_comes_from_settings():

@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from transactions.clients import ReserveOutcome, ReserveVerdict
 from transactions.models import Transaction, TransactionAnomaly, TransactionStatus
-from transactions.services import transaction_initiate, transaction_status_advance
+from transactions.services import transaction_initiate, transaction_reserve_outcome_apply, transaction_status_advance
 from transactions.tests.factories import TransactionFactory
 from transactions.tests.fakes import hold_created
 from walletkit.outbox.models import OutboxEvent
@@ -210,6 +211,28 @@ def test_unreachable_wallet_is_503_fails_it_and_frees_the_key(settings, closed_p
 
     assert (status, body["status"]) == (202, "RESERVED")
     assert body["id"] != str(failed.id)
+
+
+def test_unreachable_wallet_after_a_sweeper_round_leaves_it_to_the_sweeper(closed_port_url, settings):
+    # The sweeper claimed the saga (sweep_attempts) and may have a reserve on its way to the wallet:
+    # "no try of mine reached the wallet" no longer proves there is no hold, so nothing is failed here.
+    settings.SERVICE_URLS = {**settings.SERVICE_URLS, "wallet": closed_port_url}
+    tx = TransactionFactory(response_status=None, response_body=None, sweep_attempts=1)
+
+    transaction_reserve_outcome_apply(transaction_id=tx.id, outcome=ReserveOutcome(ReserveVerdict.UNREACHABLE))
+
+    tx.refresh_from_db()
+    assert (tx.status, tx.idempotency_key is not None) == ("INITIATED", True)
+
+
+def test_insufficient_funds_answer_carries_the_wallets_available_amount(fake_wallet):
+    refusal = {"code": "insufficient_funds", "detail": "Insufficient funds.", "available": "3.5000"}
+    fake_wallet.route("POST", "/holds", (422, refusal))
+
+    status, body = transfer()
+
+    assert (status, body["code"], body["available"]) == (422, "insufficient_funds", "3.5000")
+    assert transfer() == (status, body)  # the replay answers the same
 
 
 def test_timeout_leaves_it_initiated_and_answers_202(fake_wallet, release):

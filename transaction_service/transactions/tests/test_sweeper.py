@@ -64,23 +64,55 @@ def test_initiated_with_the_wallet_unreachable_stays_initiated_and_is_retried_la
     assert sweeper_round() == 0  # backed off, not due again at once
 
 
-def test_initiated_past_expiry_without_a_hold_fails_expired_and_is_never_reserved(fake_wallet):
+def voided(call):
+    """wallet_service's answer when the void won: the VOIDED tombstone (docs/internal-api.md)."""
+    return 200, {
+        "transaction_id": call.path.split("/")[2], "status": "VOIDED", "type": call.body["type"],
+        "amount": call.body["amount"], "currency": "", "reason": "expired", "from_wallet_id": None,
+        "to_wallet_id": None, "from_owner_id": None, "to_owner_id": None,
+    }  # fmt: skip
+
+
+def test_initiated_past_expiry_is_voided_at_the_wallet_then_fails_expired_and_is_never_reserved(fake_wallet):
+    fake_wallet.route("POST", "/holds/", voided)
+    # "No hold" is no longer enough: a reserve queued at the wallet could still make one afterwards.
+    fake_wallet.route("GET", "/holds/", HOLD_NOT_FOUND)
+    tx = age(TransactionFactory(type="WITHDRAWAL", to_wallet_id=None), seconds=PAST_EXPIRY)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("FAILED", "expired")
+    [void] = fake_wallet.calls_to("POST", "/holds/")
+    assert (void.path, void.body) == (f"/holds/{tx.id}/void", {"type": "WITHDRAWAL", "amount": "10.0000"})
+    assert [call.path for call in fake_wallet.calls if call.path == "/holds"] == []
+
+
+def test_initiated_past_expiry_whose_reserve_beat_the_void_is_reserved_not_failed(fake_wallet):
+    fake_wallet.route("POST", "/holds/", (200, {"status": "RESERVED", "currency": "USD", "to_owner_id": 2}))
     fake_wallet.route("GET", "/holds/", HOLD_NOT_FOUND)
     tx = age(TransactionFactory(), seconds=PAST_EXPIRY)
 
     sweeper_round()
 
-    assert status_of(tx) == ("FAILED", "expired")
-    assert fake_wallet.calls_to("POST", "/holds") == []
+    assert status_of(tx) == ("RESERVED", None)
 
 
-def test_initiated_past_expiry_with_a_hold_is_reserved(fake_wallet):
-    fake_wallet.route("GET", "/holds/", (200, {"status": "CAPTURED", "currency": "USD", "to_owner_id": 2}))
+def test_initiated_past_expiry_with_a_captured_hold_is_reserved(fake_wallet):
+    fake_wallet.route("POST", "/holds/", (200, {"status": "CAPTURED", "currency": "USD", "to_owner_id": 2}))
     tx = age(TransactionFactory(), seconds=PAST_EXPIRY)
 
     sweeper_round()
 
     assert status_of(tx) == ("RESERVED", None)
+
+
+def test_initiated_past_expiry_stays_open_while_the_wallet_cannot_void(fake_wallet):
+    fake_wallet.route("POST", "/holds/", (503, {"code": "service_unavailable", "detail": "down"}))
+    tx = age(TransactionFactory(), seconds=PAST_EXPIRY)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("INITIATED", None)
 
 
 def test_initiated_without_a_stored_response_gets_one(fake_wallet):

@@ -81,9 +81,35 @@ def test_reserve_with_insufficient_funds_is_422_and_changes_nothing(service_clie
     sender, receiver = wallet_funded(owner_id=1, amount="5"), wallet_funded(owner_id=2)
     response = service_client(on_behalf_of=1).post("/holds", hold_body(sender, receiver, "5.0001"), format="json")
     assert (response.status_code, response.json()["code"]) == (422, "insufficient_funds")
+    assert response.json()["available"] == "5.0000"
     sender.refresh_from_db()
     assert sender.held == 0
     assert not Hold.objects.filter(type="TRANSFER").exists()
+
+
+def test_void_answers_the_tombstone_then_a_reserve_is_422_expired(service_client, user_client):
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+    body = hold_body(sender, receiver, "25")
+    path = f"/holds/{body['transaction_id']}/void"
+
+    voided = service_client(on_behalf_of=1).post(path, {"type": "TRANSFER", "amount": "25"}, format="json")
+    late = service_client(on_behalf_of=1).post("/holds", body, format="json")
+
+    assert (voided.status_code, voided.json()["status"], voided.json()["from_wallet_id"]) == (200, "VOIDED", None)
+    assert (late.status_code, late.json()["code"]) == (422, "expired")
+    assert user_client(1).post(path, {"type": "TRANSFER", "amount": "25"}, format="json").status_code == 403
+
+
+def test_void_after_a_reserve_answers_that_hold(service_client):
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+    body = hold_body(sender, receiver, "25")
+    service_client(on_behalf_of=1).post("/holds", body, format="json")
+
+    voided = service_client(on_behalf_of=1).post(
+        f"/holds/{body['transaction_id']}/void", {"type": "TRANSFER", "amount": "25"}, format="json"
+    )
+
+    assert (voided.status_code, voided.json()["status"]) == (200, "RESERVED")
 
 
 def test_reserve_from_someone_elses_wallet_is_404(service_client):
@@ -92,8 +118,8 @@ def test_reserve_from_someone_elses_wallet_is_404(service_client):
     assert (response.status_code, response.json()["code"]) == (404, "wallet_not_found")
 
 
-def test_reserve_across_currencies_is_422(service_client):
-    sender, receiver = wallet_funded(owner_id=1, amount="50"), wallet_funded(owner_id=2, currency="GBP")
+def test_reserve_across_currencies_is_422_between_own_wallets(service_client):
+    sender, receiver = wallet_funded(owner_id=1, amount="50"), wallet_funded(owner_id=1, currency="GBP")
     response = service_client(on_behalf_of=1).post("/holds", hold_body(sender, receiver), format="json")
     assert (response.status_code, response.json()["code"]) == (422, "currency_mismatch")
 
@@ -122,6 +148,8 @@ def test_each_endpoint_serves_only_the_services_that_call_it(service_client):
         client = service_client(on_behalf_of=1, caller=caller)
         assert client.post("/holds", body, format="json").status_code == 403, caller
         assert client.get(f"/holds/{body['transaction_id']}").status_code == 403, caller
+        void = {"type": "TRANSFER", "amount": "1"}
+        assert client.post(f"/holds/{body['transaction_id']}/void", void, format="json").status_code == 403, caller
     for caller in ("transaction", "ledger", "history"):
         client = service_client(on_behalf_of=1, caller=caller)
         assert client.get("/wallets").status_code == 403, caller

@@ -41,6 +41,18 @@ def test_page_reports_reserved_sum_and_the_holds_touching_the_page():
     assert {h["status"] for h in later.holds} == {"RESERVED"}
 
 
+def test_a_voided_transaction_is_neither_a_hold_nor_reserved_money_on_the_page():
+    sender = wallet_funded(owner_id=1, amount="100")
+    voided = uuid.uuid4()
+    services.hold_void(transaction_id=voided, type="WITHDRAWAL", amount=Decimal("30"), acting_user_id=1)
+
+    page = selectors.reconciliation_wallet_page(after=None, limit=10, captured_since=timezone.now())
+
+    [row] = [row for row in page.wallets if row["id"] == sender.id]
+    assert (row["balance"], row["held"], row["reserved"]) == (Decimal("100"), Decimal("0"), Decimal("0"))
+    assert voided not in {h["transaction_id"] for h in page.holds}
+
+
 def test_pages_are_keyset_ordered_and_cover_every_wallet_once():
     ids = {wallet_funded(owner_id=n).id for n in range(5)}
     seen, after = [], None

@@ -7,6 +7,7 @@ from django.db import connection, transaction
 
 from walletkit.errors import ApiError
 from walletkit.outbox.models import OutboxEvent
+from walletkit.testing.waiting import wait_until
 from wallets import services
 from wallets.models import Hold, Wallet
 from wallets.tests.conftest import wallet_funded
@@ -78,11 +79,23 @@ def test_transfer_to_a_missing_wallet_is_not_found():
     assert refused.value.get_codes() == "wallet_not_found"
 
 
-def test_transfer_between_currencies_is_refused():
-    sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2, currency="USD")
+def test_transfer_between_own_wallets_of_two_currencies_is_a_currency_mismatch():
+    sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=1, currency="USD")
     with pytest.raises(ApiError) as refused:
         transfer(sender, receiver, "1")
     assert (refused.value.status_code, refused.value.get_codes()) == (422, "currency_mismatch")
+
+
+def test_someone_elses_wallet_of_another_currency_is_answered_like_a_missing_one():
+    # No existence or currency oracle on a stranger's wallet id: the payer learns only "no wallet
+    # you can pay in your currency", which the pay page by username tells anyone anyway.
+    sender, stranger = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2, currency="USD")
+    answers = []
+    for receiver in (stranger, Wallet(id=uuid.uuid4())):
+        with pytest.raises(ApiError) as refused:
+            transfer(sender, receiver, "1")
+        answers.append((refused.value.status_code, refused.value.get_codes(), str(refused.value.detail)))
+    assert answers[0] == answers[1] == (404, "wallet_not_found", "Wallet not found.")
 
 
 def test_deposit_by_someone_else_than_the_owner_is_not_found():
@@ -333,3 +346,180 @@ def test_a_reserve_paying_into_a_wallet_locked_by_a_capture_does_not_wait_for_it
         holder.join(30)
     sender.refresh_from_db()
     assert sender.held == Decimal("5")
+
+
+# --- void: the sweeper's expiry, decided once against any reserve still on its way ------------
+
+
+def void(transaction_id, *, type="WITHDRAWAL", amount="10", acting_user_id=1):
+    return services.hold_void(
+        transaction_id=transaction_id, type=type, amount=Decimal(amount), acting_user_id=acting_user_id
+    )
+
+
+def withdraw(sender: Wallet, amount: str, *, transaction_id):
+    return services.hold_reserve(
+        transaction_id=transaction_id, type="WITHDRAWAL", from_wallet_id=sender.id, to_wallet_id=None,
+        amount=Decimal(amount), acting_user_id=sender.owner_id,
+    )  # fmt: skip
+
+
+def deposit(wallet: Wallet, amount: str, *, transaction_id):
+    return services.hold_reserve(
+        transaction_id=transaction_id, type="DEPOSIT", from_wallet_id=None, to_wallet_id=wallet.id,
+        amount=Decimal(amount), acting_user_id=wallet.owner_id,
+    )  # fmt: skip
+
+
+def assert_expired(refused) -> None:
+    assert (refused.value.status_code, refused.value.get_codes()) == (422, "expired")
+
+
+def test_void_without_a_hold_leaves_a_tombstone_and_a_late_withdrawal_is_refused_expired():
+    sender = wallet_funded(owner_id=1, amount="10")
+    transaction_id = uuid.uuid4()
+
+    tombstone, voided = void(transaction_id)
+    with pytest.raises(ApiError) as refused:
+        withdraw(sender, "10", transaction_id=transaction_id)
+
+    assert (voided, tombstone.status) == (True, Hold.Status.VOIDED)
+    assert_expired(refused)
+    sender.refresh_from_db()
+    assert (sender.balance, sender.held) == (Decimal("10"), Decimal("0"))
+    assert events_for(transaction_id) == []
+    assert void(transaction_id)[1] is False  # voiding again finds the same tombstone
+
+
+def test_a_late_deposit_authorization_is_refused_expired_after_a_void():
+    wallet = wallet_funded(owner_id=1)
+    transaction_id = uuid.uuid4()
+    void(transaction_id, type="DEPOSIT", amount="5")
+
+    with pytest.raises(ApiError) as refused:
+        deposit(wallet, "5", transaction_id=transaction_id)
+
+    assert_expired(refused)
+    assert events_for(transaction_id) == []
+
+
+def test_void_after_a_reserve_returns_that_hold_and_changes_nothing():
+    sender = wallet_funded(owner_id=1, amount="10")
+    transaction_id = uuid.uuid4()
+    reserved, _ = withdraw(sender, "4", transaction_id=transaction_id)
+
+    hold, voided = void(transaction_id, amount="4")
+
+    assert (voided, hold.pk, hold.status) == (False, reserved.pk, Hold.Status.RESERVED)
+    sender.refresh_from_db()
+    assert sender.held == Decimal("4")
+
+
+def _waiting_on_a_lock() -> bool:
+    """Some other connection of this database waits on a lock (a row lock or a unique index entry)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def _in_thread(work) -> tuple[threading.Thread, list]:
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:  # noqa: BLE001 — asserted on by the test
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def _holding_open(work) -> tuple[threading.Thread, threading.Event, threading.Event]:
+    """Run ``work`` in a thread inside a transaction that stays open (its locks held) until released."""
+    done, release = threading.Event(), threading.Event()
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                work()
+                done.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert done.wait(10)
+    return thread, done, release
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reserve_queued_on_the_sender_lock_is_refused_when_a_void_commits_meanwhile():
+    # The brief's incident: the request thread's try waits on the sender's row lock, the sweeper
+    # voids, the lock goes: the reserve must find the tombstone under the lock, not set money aside.
+    sender = wallet_funded(owner_id=1, amount="10")
+    transaction_id = uuid.uuid4()
+    locker, _, release = _holding_open(lambda: Wallet.objects.select_for_update().get(id=sender.id))
+    try:
+        reserver, outcome = _in_thread(lambda: withdraw(sender, "10", transaction_id=transaction_id))
+        wait_until(_waiting_on_a_lock, timeout=10, message="the reserve waits on the sender's lock")
+        _hold, voided = void(transaction_id)  # needs no wallet lock: it never waits for the reserve
+        assert voided
+    finally:
+        release.set()
+        locker.join(10)
+    reserver.join(10)
+
+    [refusal] = outcome
+    assert isinstance(refusal, ApiError) and refusal.get_codes() == "expired", refusal
+    sender.refresh_from_db()
+    assert sender.held == 0
+    assert events_for(transaction_id) == []
+
+
+@pytest.mark.parametrize("type", ["WITHDRAWAL", "DEPOSIT"])
+@pytest.mark.django_db(transaction=True)
+def test_a_void_racing_an_uncommitted_reserve_returns_the_reserve_once_it_commits(type):
+    wallet = wallet_funded(owner_id=1, amount="10")
+    transaction_id = uuid.uuid4()
+    reserve = withdraw if type == "WITHDRAWAL" else deposit
+    reserving, _, release = _holding_open(lambda: reserve(wallet, "3", transaction_id=transaction_id))
+    try:
+        voider, outcome = _in_thread(lambda: void(transaction_id, type=type, amount="3"))
+        wait_until(_waiting_on_a_lock, timeout=10, message="the void waits on the hold's unique index")
+    finally:
+        release.set()
+        reserving.join(10)
+    voider.join(10)
+
+    [(hold, voided)] = outcome
+    assert (voided, hold.status) == (False, Hold.Status.RESERVED)
+    assert len(events_for(transaction_id)) == 1  # the reserve's own FundsReserved / DepositAuthorized
+
+
+@pytest.mark.parametrize("type", ["WITHDRAWAL", "DEPOSIT"])
+@pytest.mark.django_db(transaction=True)
+def test_a_reserve_racing_an_uncommitted_void_is_refused_once_the_void_commits(type):
+    wallet = wallet_funded(owner_id=1, amount="10")
+    transaction_id = uuid.uuid4()
+    reserve = withdraw if type == "WITHDRAWAL" else deposit
+    voiding, _, release = _holding_open(lambda: void(transaction_id, type=type, amount="3"))
+    try:
+        reserver, outcome = _in_thread(lambda: reserve(wallet, "3", transaction_id=transaction_id))
+        wait_until(_waiting_on_a_lock, timeout=10, message="the reserve waits on the hold's unique index")
+    finally:
+        release.set()
+        voiding.join(10)
+    reserver.join(10)
+
+    [refusal] = outcome
+    assert isinstance(refusal, ApiError) and refusal.get_codes() == "expired", refusal
+    wallet.refresh_from_db()
+    assert wallet.held == 0
+    assert events_for(transaction_id) == []
