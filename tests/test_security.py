@@ -358,6 +358,27 @@ def test_hsts_is_sent_behind_https_by_nginx(stack):
     assert re.search(r"return\s+30[178]\s+https://", nginx)
 
 
+def test_nginx_tells_the_gateway_the_real_client_address_on_every_proxied_location():
+    """The gateway trusts X-Forwarded-For from nginx alone (TRUSTED_PROXIES = compose's edge network),
+    so nginx must overwrite it with the address it saw — in every location: nginx drops the
+    server-level proxy_set_header lines in a location that sets any of its own, which left `/`
+    without X-Forwarded-For, X-Forwarded-Proto and Host."""
+    nginx = (REPO_ROOT / "deploy" / "nginx.conf").read_text()
+    server = nginx[nginx.index("listen 443") :]
+    outside = re.sub(r"^\s*location\b[^{]*\{[^}]*\}", "", server, flags=re.M)
+    needed = ["X-Forwarded-For $remote_addr", "X-Forwarded-Proto $scheme", "Host $host"]
+    for location, block in re.findall(r"^\s*location\s+([^{]+?)\s*\{([^}]*)\}", server, flags=re.M):
+        if "proxy_pass" not in block:
+            continue
+        headers = block if "proxy_set_header" in block else outside
+        missing = [
+            header for header in needed if not re.search(r"proxy_set_header\s+" + re.escape(header) + ";", headers)
+        ]
+        assert missing == [], (location, missing)
+    compose = (REPO_ROOT / "docker-compose.yml").read_text()
+    assert re.search(r"TRUSTED_PROXIES: \$\{EDGE_SUBNET", compose) and "--proxy-headers" not in compose
+
+
 def test_auth_cookies_are_httponly_samesite_and_secure_in_production(gateway_url, alice):
     browser = httpx.Client(base_url=gateway_url, timeout=30)
     form = browser.get("/login")
