@@ -406,6 +406,27 @@ def test_hsts_is_sent_behind_https_by_nginx(stack):
     assert re.search(r"return\s+30[178]\s+https://", nginx)
 
 
+def test_nginx_tells_the_gateway_the_real_client_address_on_every_proxied_location():
+    """The gateway trusts X-Forwarded-For from nginx alone (TRUSTED_PROXIES = compose's edge network),
+    so nginx must overwrite it with the address it saw — in every location: nginx drops the
+    server-level proxy_set_header lines in a location that sets any of its own, which left `/`
+    without X-Forwarded-For, X-Forwarded-Proto and Host."""
+    nginx = (REPO_ROOT / "deploy" / "nginx.conf").read_text()
+    server = nginx[nginx.index("listen 443") :]
+    outside = re.sub(r"^\s*location\b[^{]*\{[^}]*\}", "", server, flags=re.M)
+    needed = ["X-Forwarded-For $remote_addr", "X-Forwarded-Proto $scheme", "Host $host"]
+    for location, block in re.findall(r"^\s*location\s+([^{]+?)\s*\{([^}]*)\}", server, flags=re.M):
+        if "proxy_pass" not in block:
+            continue
+        headers = block if "proxy_set_header" in block else outside
+        missing = [
+            header for header in needed if not re.search(r"proxy_set_header\s+" + re.escape(header) + ";", headers)
+        ]
+        assert missing == [], (location, missing)
+    compose = (REPO_ROOT / "docker-compose.yml").read_text()
+    assert re.search(r"TRUSTED_PROXIES: \$\{EDGE_SUBNET", compose) and "--proxy-headers" not in compose
+
+
 def test_auth_cookies_are_httponly_samesite_and_secure_in_production(gateway_url, alice):
     browser = httpx.Client(base_url=gateway_url, timeout=30)
     form = browser.get("/login")
@@ -437,6 +458,53 @@ def test_repeated_wrong_passwords_lock_the_login_even_for_the_right_one(gateway_
     locked = person.client.post("/auth/token", json={"username": person.username, "password": PASSWORD})
     assert locked.status_code == 429, locked.text
     assert "access" not in locked.text
+
+
+def guesses_until_refused(client: httpx.Client, username: str, *, attempts: int, headers=lambda n: {}) -> list:
+    statuses = []
+    for n in range(attempts):
+        response = client.post("/auth/token", json={"username": username, "password": f"wrong-{n}"}, headers=headers(n))
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert response.json()["code"] == "locked_out", response.text
+            break
+    return statuses
+
+
+def test_a_new_x_forwarded_for_per_guess_does_not_escape_the_lockout(gateway_url):
+    """Issue 14, as measured: 30 guesses each with another X-Forwarded-For were all 401 and the right
+    password then 200 — daphne --proxy-headers believed the header from anyone."""
+    person = Person.sign_up(gateway_url, prefix="spoof")
+    statuses = guesses_until_refused(
+        person.client, person.username, attempts=30, headers=lambda n: {"X-Forwarded-For": f"198.51.100.{n + 1}"}
+    )
+    assert statuses[-1] == 429 and len(statuses) <= 6, statuses
+    locked = person.client.post(
+        "/auth/token",
+        json={"username": person.username, "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.200"},
+    )
+    assert locked.status_code == 429 and locked.json()["code"] == "locked_out", locked.text
+    assert "access" not in locked.text
+
+
+def test_guesses_from_ever_new_real_addresses_still_lock_the_username(gateway_url):
+    """Rotating the real source address (127.0.0.x: one loopback address per guess) escapes axes'
+    username + address lockout; the per-username limit (LOGIN_USERNAME_FAILURE_LIMIT, 20) does not."""
+    person = Person.sign_up(gateway_url, prefix="rotate-ip")
+    statuses = []
+    for n in range(30):
+        transport = httpx.HTTPTransport(local_address=f"127.0.0.{n + 10}")
+        with httpx.Client(base_url=gateway_url + "/api/v1", transport=transport, timeout=30) as client:
+            statuses += guesses_until_refused(client, person.username, attempts=1)
+        if statuses[-1] == 429:
+            break
+    assert statuses == [401] * 20 + [429], statuses
+    with httpx.Client(
+        base_url=gateway_url + "/api/v1", transport=httpx.HTTPTransport(local_address="127.0.0.99"), timeout=30
+    ) as fresh:
+        locked = fresh.post("/auth/token", json={"username": person.username, "password": PASSWORD})
+    assert locked.status_code == 429 and locked.json()["code"] == "locked_out", locked.text
 
 
 # --- Debug pages, listening sockets, secrets in logs ------------------------------------------------

@@ -15,7 +15,6 @@ from rest_framework.views import APIView
 from accounts.selectors import user_get_active
 from accounts.services import user_logout, user_register
 from accounts.tokens import TokenObtainSerializer, TokenPairSerializer, token_pair_rotate
-from walletkit.errors import ApiError
 
 
 def _errors(**described: str) -> dict:
@@ -89,24 +88,18 @@ class TokenObtainApi(AuthApi):
                 s401="Wrong username or password.",
                 s413="Too large.",
                 s415="Not JSON.",
-                s429="Too many requests, or `locked_out` after repeated failed logins.",
+                s429="Too many requests from this address, or `locked_out`: too many failed logins for this "
+                "username from this address, or from any address (even the right password is refused "
+                "until the cool-off has passed).",
             ),  # fmt: skip
         },
         auth=[],
     )
     def post(self, request):
         # django-axes flags the Django request it was given; hand it the real one, not DRF's wrapper.
-        http_request = request._request
-        serializer = TokenObtainSerializer(data=request.data, context={"request": http_request})
-        try:
-            serializer.is_valid(raise_exception=True)
-        except exceptions.AuthenticationFailed:
-            if getattr(http_request, "axes_locked_out", False):
-                raise ApiError(
-                    "Too many failed login attempts; try again later.",
-                    code="locked_out", status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-                ) from None  # fmt: skip
-            raise
+        # (a locked username raises LoginLockedOut: 429 locked_out)
+        serializer = TokenObtainSerializer(data=request.data, context={"request": request._request})
+        serializer.is_valid(raise_exception=True)
         return Response(serializer.validated_data)
 
 
@@ -124,7 +117,8 @@ class TokenRefreshApi(AuthApi):
             200: TokenPairSerializer,
             **_errors(
                 s400="Missing field.",
-                s401="Invalid, expired or already used refresh token.",
+                s401="Invalid, expired or already used refresh token, or the account was deactivated. "
+                "The new access token carries the user's staff flag as it is now.",
                 s413="Too large.",
                 s415="Not JSON.",
                 s429="Too many requests.",
@@ -150,7 +144,9 @@ class LogoutApi(AuthApi):
         operation_id="auth_logout",
         request=InputSerializer,
         responses={
-            204: OpenApiResponse(description="Logged out: the refresh token no longer works."),
+            204: OpenApiResponse(
+                description="Logged out: the refresh token no longer works, and the user's open websockets are closed."
+            ),
             **_errors(
                 s400="Missing field.",
                 s401="No valid access token, or a refresh token that is not the caller's.",

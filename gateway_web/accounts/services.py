@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from live.sessions import user_sockets_close
 from rest_framework import exceptions, status
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -78,7 +79,8 @@ def _invalid(detail: str) -> exceptions.AuthenticationFailed:
 
 
 def user_logout(*, user_id: int, refresh: str) -> None:
-    """Blacklists the caller's own refresh token (someone else's is refused, never revoked)."""
+    """Blacklists the caller's own refresh token (someone else's is refused, never revoked) and
+    closes the user's websockets (a socket would otherwise live on until its token expired)."""
     try:
         token = RefreshToken(refresh)
     except TokenError as exc:
@@ -86,3 +88,4 @@ def user_logout(*, user_id: int, refresh: str) -> None:
     if str(token.get("user_id")) != str(user_id):
         raise _invalid("This refresh token belongs to another user.")
     token.blacklist()
+    transaction.on_commit(lambda: user_sockets_close(user_id=user_id))

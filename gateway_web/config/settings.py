@@ -98,6 +98,17 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "api.errors.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
+AXES_CLIENT_IP_CALLABLE = "api.addresses.client_address"
+# Failures for one username from ANY address within the cool-off before it is locked (429
+# locked_out, even for the right password): rotating addresses escapes the username+IP lockout
+# above, not this one. Larger than AXES_FAILURE_LIMIT so that one address cannot lock a stranger
+# out (guesses axes already refused are not counted); docs/threat-model.md T21 has the trade-off.
+LOGIN_USERNAME_FAILURE_LIMIT = env.int("LOGIN_USERNAME_FAILURE_LIMIT", default=20)
+
+# Proxies (addresses or CIDRs) whose X-Forwarded-For is believed (api.addresses.client_address).
+# Empty: the peer's own address is the client's, whatever headers it sends (the dev stack, tests).
+# In compose: nginx's network, and nginx writes the address it saw.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 
 # --- JWT (issued here, RS256; every service verifies with the public key) ------------------

@@ -9,6 +9,7 @@ Protocol:
   (``{"type": "auth", ...}`` again, same user) before then keeps it open.
 - Messages: ``{"type": "transaction.status", "transaction": {...transaction...}}``, relayed from
   the channel-layer group ``user_<id>`` that history_service publishes to after each commit.
+- Logout (API or page) closes every socket of the user with 4401 (``session.end`` on the group).
 
 Catch-up: pushes are best effort (a socket that was down missed them). A reconnecting client
 calls ``GET /api/v1/activity?changed_since=<last seen time>`` — the latest ``updated_at`` it saw,
@@ -27,6 +28,7 @@ from django.conf import settings
 from live.auth import AccessTokenCookieMiddleware, InvalidToken, LiveIdentity, identity_from_token
 
 CLOSE_UNAUTHENTICATED = 4401
+SESSION_END = "session.end"  # channel-layer message: the user logged out
 DEFAULT_AUTH_TIMEOUT_SECONDS = 5.0
 
 
@@ -74,6 +76,9 @@ class TransactionStatusConsumer(AsyncJsonWebsocketConsumer):
 
     async def transaction_status(self, event):
         await self.send_json({"type": "transaction.status", "transaction": event["transaction"]})
+
+    async def session_end(self, event):
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def _authenticate_by_message(self, token) -> None:
         try:

@@ -2,7 +2,8 @@
 code the REST API uses (accounts.tokens); pages forward the access token to the services.
 
 ``TokenCookieMiddleware`` sets, on every page request (never /api/, which is bearer-only):
-``request.access_token`` (a verified access token or None), ``request.principal``
+``request.access_token`` (a verified access token or None), ``request.refresh_token`` (the
+refresh token the browser holds after this request, for logout), ``request.principal``
 (walletkit Principal or None) and ``request.user`` (the gateway's user, for templates).
 An expired access token is renewed from the refresh cookie transparently.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import jwt
 from accounts.selectors import user_get_active
-from accounts.tokens import token_pair_rotate
+from accounts.tokens import refresh_token_live, token_pair_rotate
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
@@ -63,14 +64,23 @@ def _grace_key(refresh: str) -> str:
     return "pages:rotated:" + hashlib.sha256(refresh.encode()).hexdigest()
 
 
+def _graced(key: str) -> dict | None:
+    """The pair a sibling request rotated to, while its refresh token still works: a logout (which
+    blacklists it) ends the grace, or the old cookie would sign the browser back in."""
+    pair = cache.get(key)
+    if pair is None or not refresh_token_live(refresh=pair["refresh"]):
+        return None
+    return pair
+
+
 def _rotate(refresh: str) -> dict | None:
     key = _grace_key(refresh)
-    if (pair := cache.get(key)) is not None:
+    if (pair := _graced(key)) is not None:
         return pair
     try:
         pair = token_pair_rotate(refresh=refresh)
     except exceptions.AuthenticationFailed:
-        return cache.get(key)  # lost the race to a sibling request: use the pair it made
+        return _graced(key)  # lost the race to a sibling request: use the pair it made
     cache.set(key, pair, timeout=ROTATION_GRACE_SECONDS)
     return pair
 
@@ -103,7 +113,9 @@ class TokenCookieMiddleware:
                 renewal = _Renewal(access=pair["access"], refresh=pair["refresh"])
         user = user_get_active(user_id=principal.id) if principal is not None else None
         if user is None:
-            request.access_token, request.principal, request.user = None, None, AnonymousUser()
+            request.access_token, request.refresh_token, request.principal = None, None, None
+            request.user = AnonymousUser()
             return _Renewal(clear=bool(access or refresh))
-        request.access_token, request.principal, request.user = access, principal, user
+        request.access_token, request.refresh_token = access, renewal.refresh or refresh
+        request.principal, request.user = principal, user
         return renewal

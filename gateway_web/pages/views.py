@@ -5,15 +5,16 @@ through ``pages.remote`` with the user's own access token; nothing here decides 
 from __future__ import annotations
 
 import functools
+import math
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 from uuid import UUID
 
 from accounts.services import user_logout, user_register
-from accounts.tokens import TokenObtainSerializer
+from accounts.tokens import LoginLockedOut, TokenObtainSerializer
 from api.client import DownstreamError
-from django.conf import settings
+from api.throttling import throttle_wait
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -54,6 +55,32 @@ def signin_required(view):
     return wrapper
 
 
+def throttled(scope: str, *, counts=lambda request: request.method == "POST"):
+    """The API's throttle scope on a form: requests for which ``counts`` is true are counted in the
+    same Redis counters as the API's ("money" per user, "auth" per client address); over the rate,
+    a 429 page says when to try again and the view never runs. Showing a form is free."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if counts(request) and (wait := throttle_wait(request, scope=scope)) is not None:
+                seconds = max(1, math.ceil(wait))
+                context = {"detail": f"Too many requests; try again in {seconds} seconds. Nothing was changed."}
+                response = render(request, "pages/throttled.html", context, status=429)
+                response["Retry-After"] = str(seconds)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _paying(request: HttpRequest) -> bool:
+    """Only the transfer's last step moves money; the review step before it does not count."""
+    return request.method == "POST" and request.POST.get("step") == "pay"
+
+
 def _partial(request: HttpRequest) -> bool:
     """An htmx swap of one part of the page (not a boosted navigation, not a history restore)."""
     htmx = request.htmx
@@ -78,11 +105,11 @@ def _signed_in(request: HttpRequest, *, username: str, password: str, form) -> H
     serializer = TokenObtainSerializer(data={"username": username, "password": password}, context={"request": request})
     try:
         serializer.is_valid(raise_exception=True)
+    except LoginLockedOut as locked:
+        form.add_error(None, str(locked.detail))
+        return None
     except exceptions.AuthenticationFailed:
-        if getattr(request, "axes_locked_out", False):
-            form.add_error(None, "Too many failed login attempts; try again later.")
-        else:
-            form.add_error(None, "Wrong username or password.")
+        form.add_error(None, "Wrong username or password.")
         return None
     target = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
@@ -93,6 +120,7 @@ def _signed_in(request: HttpRequest, *, username: str, password: str, form) -> H
 
 
 @require_http_methods(["GET", "POST"])
+@throttled("auth")
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -114,6 +142,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@throttled("auth")
 def login(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -129,7 +158,9 @@ def login(request: HttpRequest) -> HttpResponse:
 def logout(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "pages/logout.html")
-    refresh = request.COOKIES.get(settings.JWT_REFRESH_COOKIE)
+    # The middleware's refresh token, not the cookie's: with an expired access cookie it has just
+    # rotated the cookie's token, and the new one is the one left to revoke.
+    refresh = request.refresh_token
     if request.principal is not None and refresh:
         try:
             user_logout(user_id=request.principal.id, refresh=refresh)
@@ -250,12 +281,14 @@ def _with_new_key(form):
 
 @require_http_methods(["GET", "POST"])
 @signin_required
+@throttled("money")
 def deposit(request: HttpRequest, wallet_id: UUID) -> HttpResponse:
     return _movement(request, wallet_id, kind="DEPOSIT")
 
 
 @require_http_methods(["GET", "POST"])
 @signin_required
+@throttled("money")
 def withdraw(request: HttpRequest, wallet_id: UUID) -> HttpResponse:
     return _movement(request, wallet_id, kind="WITHDRAWAL")
 
@@ -293,6 +326,7 @@ def _recipient(form: TransferForm, wallets: list[dict]) -> dict | None:
 
 @require_http_methods(["GET", "POST"])
 @signin_required
+@throttled("money", counts=_paying)
 def transfer(request: HttpRequest) -> HttpResponse:
     """Two steps on one URL: the form, then "You are sending …" with a Pay button. Both carry the
     idempotency key made when the form was first shown, so every resubmit is the same payment."""

@@ -109,8 +109,8 @@ def test_register_fails_503_and_leaves_no_user_when_wallet_service_errors(client
     assert _users() == 0
 
 
-def _token_pair(client, username="alice", password=PASSWORD):
-    return client.post(TOKEN, {"username": username, "password": password}, format="json")
+def _token_pair(client, username="alice", password=PASSWORD, **headers):
+    return client.post(TOKEN, {"username": username, "password": password}, format="json", **headers)
 
 
 def _claims(token: str) -> dict:
@@ -217,6 +217,76 @@ def test_auth_endpoints_are_throttled(client, user, settings):
     response = _token_pair(client)
     assert response.json()["code"] == "throttled"
     assert "Retry-After" in response
+
+
+def test_a_new_x_forwarded_for_per_guess_does_not_escape_the_lockout(client, user):
+    # Measured (issue 14): 30 guesses, each with another X-Forwarded-For, all 401, then the right
+    # password 200 — the header came from the client itself, not from a trusted proxy.
+    statuses = [
+        _token_pair(client, password=f"wrong-{n}", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(6)
+    ]
+    assert statuses[:4] == [401] * 4 and statuses[-1] == 429, statuses
+    locked = _token_pair(client, HTTP_X_FORWARDED_FOR="198.51.100.77")
+    assert (locked.status_code, locked.json()["code"]) == (429, "locked_out")
+
+
+@pytest.mark.parametrize("path", [REGISTER, TOKEN, REFRESH])
+def test_auth_throttles_key_on_the_peer_not_on_x_forwarded_for(client, settings, path):
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "auth": "3/min"}
+    statuses = [
+        client.post(path, {}, format="json", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(4)
+    ]
+    assert statuses == [400, 400, 400, 429]
+
+
+def test_one_username_locks_out_whatever_address_the_guesses_come_from(client, user_make, settings):
+    # Behind a trusted proxy every guess really comes from another address: axes (username + IP)
+    # never trips, the per-username limit does.
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    settings.LOGIN_USERNAME_FAILURE_LIMIT = 8
+    user_make("alice")
+    user_make("bob")
+    statuses = [
+        _token_pair(client, password="wrong-password-123", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
+        for n in range(8)
+    ]
+    assert statuses == [401] * 8
+    locked = _token_pair(client, HTTP_X_FORWARDED_FOR="198.51.100.200")
+    assert (locked.status_code, locked.json()["code"]) == (429, "locked_out")
+    assert "access" not in locked.json()
+    # Only that username: another account from the same addresses still logs in.
+    assert _token_pair(client, username="bob", HTTP_X_FORWARDED_FOR="198.51.100.200").status_code == 200
+
+
+def test_guesses_refused_by_the_address_lockout_do_not_count_for_the_username(client, user, settings):
+    # One address alone must not lock a stranger's account: once axes refuses it, no password is
+    # checked and nothing more counts towards the per-username limit.
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    settings.LOGIN_USERNAME_FAILURE_LIMIT = 8
+    for _ in range(12):
+        _token_pair(client, password="wrong-password-123", HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert _token_pair(client, HTTP_X_FORWARDED_FOR="198.51.100.2").status_code == 200
+
+
+def test_refresh_puts_the_current_staff_flag_in_the_new_access_token(client, user_make):
+    olga = user_make("olga", is_staff=True)
+    pair = _token_pair(client, username="olga").json()
+    olga.is_staff = False
+    olga.save()
+    demoted = client.post(REFRESH, {"refresh": pair["refresh"]}, format="json").json()
+    assert _claims(demoted["access"])["is_staff"] is False
+    olga.is_staff = True
+    olga.save()
+    promoted = client.post(REFRESH, {"refresh": demoted["refresh"]}, format="json").json()
+    assert _claims(promoted["access"])["is_staff"] is True
+
+
+def test_refresh_is_refused_once_the_account_is_deactivated(client, user):
+    pair = _token_pair(client).json()
+    user.is_active = False
+    user.save()
+    response = client.post(REFRESH, {"refresh": pair["refresh"]}, format="json")
+    assert (response.status_code, response.json()["code"]) == (401, "token_not_valid")
 
 
 # --- Tokens the gateway must refuse -------------------------------------------------------------

@@ -7,12 +7,14 @@ import uuid
 
 import jwt
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from config.asgi import application
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from live.consumers import CLOSE_UNAUTHENTICATED
 from live.tests.conftest import access_token
@@ -238,5 +240,33 @@ def test_pushes_queued_for_a_busy_gateway_are_kept_not_dropped():
         received = [(await asyncio.wait_for(layer.receive(channel), DEADLINE))["transaction"]["id"] for _ in sent]
 
         assert received == sent
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_logout_closes_the_users_websockets_and_no_one_elses():
+    user = get_user_model().objects.create_user(username="live-logout-user", password="x-long-password-1")
+    refresh = RefreshToken.for_user(user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {refresh.access_token}")
+
+    async def scenario():
+        by_cookie = communicator(cookie=f"access_token={refresh.access_token}")
+        await by_cookie.connect(timeout=DEADLINE)
+        assert await by_cookie.receive_json_from(timeout=DEADLINE) == {"type": "auth.ok"}
+        by_message = await connected_by_message(user.pk)
+        someone_else = await connected_by_message(user.pk + 1000)
+
+        logout = sync_to_async(api.post, thread_sensitive=False)
+        out = await logout("/api/v1/auth/logout", {"refresh": str(refresh)}, format="json")
+        assert out.status_code == 204
+
+        assert await closed_code(by_cookie) == CLOSE_UNAUTHENTICATED
+        assert await closed_code(by_message) == CLOSE_UNAUTHENTICATED
+        transaction_id = str(uuid.uuid4())
+        await get_channel_layer().group_send(f"user_{user.pk + 1000}", status_message(transaction_id))
+        assert await someone_else.receive_json_from(timeout=DEADLINE) == status_message(transaction_id)
+        await someone_else.disconnect()
 
     async_to_sync(scenario)()

@@ -113,3 +113,113 @@ def test_transfer_review_names_the_recipient_then_pays_with_the_form_key(browser
     assert paid.status_code == 302 and paid["Location"] == f"/transactions/{transaction['id']}"
     sent = [r for r in downstream.requests if r.method == "POST"][0].body
     assert sent["idempotency_key"] == "k-1" and sent["to_wallet_id"] == other["id"] and sent["amount"] == "30.0000"
+
+
+# --- Logout ends every way back in; forms are throttled like the API --------------------------------
+
+
+def _expire_access_cookie(browser: Client, user) -> None:
+    expired = {"user_id": user.id, "is_staff": False, "token_type": "access", "exp": int(time.time()) - 5}
+    browser.cookies[settings.JWT_ACCESS_COOKIE] = jwt.encode(expired, settings.SIMPLE_JWT["SIGNING_KEY"], "RS256")
+
+
+def _dashboard_answers(downstream) -> None:
+    downstream.answer("GET", "/wallets", 200, [WALLET])
+    downstream.answer("GET", f"/wallets/{WALLET['id']}/history", 200, {"results": [ENTRY], "next": None})
+    downstream.answer("GET", "/activity", 200, {"results": [ENTRY], "next": None})
+
+
+def _signed_in_with(refresh: str):
+    """A fresh browser carrying only ``refresh``: is it let in?"""
+    thief = Client()
+    thief.cookies[settings.JWT_REFRESH_COOKIE] = refresh
+    return thief.get("/")
+
+
+def test_logout_ends_the_rotation_grace_of_an_old_refresh_cookie(browser, user, downstream):
+    _dashboard_answers(downstream)
+    assert browser.post("/login", {"username": user.username, "password": PASSWORD}).status_code == 302
+    old_refresh = browser.cookies[settings.JWT_REFRESH_COOKIE].value
+    _expire_access_cookie(browser, user)
+    assert browser.get("/").status_code == 200  # rotated: the grace now maps the old cookie to the new pair
+    assert browser.cookies[settings.JWT_REFRESH_COOKIE].value != old_refresh
+
+    assert browser.post("/logout").status_code == 302
+
+    response = _signed_in_with(old_refresh)
+    assert response.status_code == 302 and response["Location"].startswith("/login")
+    assert (
+        not response.cookies.get(settings.JWT_ACCESS_COOKIE, None)
+        or not response.cookies[settings.JWT_ACCESS_COOKIE].value
+    )
+
+
+def test_logout_with_an_expired_access_cookie_revokes_the_pair_it_was_renewed_to(browser, user, downstream):
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    assert browser.post("/login", {"username": user.username, "password": PASSWORD}).status_code == 302
+    old_refresh = browser.cookies[settings.JWT_REFRESH_COOKIE].value
+    _expire_access_cookie(browser, user)
+
+    assert browser.post("/logout").status_code == 302  # the middleware renews first, then the view logs out
+
+    assert not OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True).exists()
+    assert _signed_in_with(old_refresh).status_code == 302
+
+
+def test_money_forms_share_the_users_money_throttle_with_the_api(browser, user, downstream, settings):
+    from conftest import access_token_for
+    from rest_framework.test import APIClient
+
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "money": "2/min"}
+    other = {**WALLET, "id": "33333333-3333-3333-3333-333333333333"}
+    downstream.answer("GET", f"/wallets/{WALLET['id']}", 200, WALLET)
+    downstream.answer("GET", "/wallets", 200, [WALLET])
+    downstream.answer("GET", f"/wallets/{other['id']}", 200, other)
+    downstream.answer("POST", "/transactions", 202, {"id": "44444444-4444-4444-4444-444444444444"})
+    signed_in(browser, user)
+
+    deposited = browser.post(f"/wallets/{WALLET['id']}/deposit", {"amount": "5", "idempotency_key": "k-1"})
+    assert deposited.status_code == 302
+    assert browser.get(f"/wallets/{WALLET['id']}/withdraw").status_code == 200  # showing a form is free
+    withdrawn = browser.post(f"/wallets/{WALLET['id']}/withdraw", {"amount": "5", "idempotency_key": "k-2"})
+    assert withdrawn.status_code == 302
+
+    refused = browser.post(f"/wallets/{WALLET['id']}/deposit", {"amount": "5", "idempotency_key": "k-3"})
+    assert refused.status_code == 429 and "Retry-After" in refused
+    assert b"Too many requests" in refused.content
+    paid = browser.post(
+        "/transfer",
+        {"from_wallet": WALLET["id"], "recipient": other["id"], "amount": "1", "idempotency_key": "k-4", "step": "pay"},
+    )
+    assert paid.status_code == 429
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
+    by_api = api.post(f"/api/v1/wallets/{WALLET['id']}/deposits", {"amount": "1"}, format="json",
+                      HTTP_IDEMPOTENCY_KEY="k-5")  # fmt: skip
+    assert by_api.status_code == 429  # one bucket per user, whichever door
+    assert len([r for r in downstream.requests if r.method == "POST"]) == 2
+
+
+def test_signup_and_login_forms_are_throttled_per_client_address(browser, user, settings):
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "auth": "2/min"}
+    wrong = {"username": user.username, "password": "wrong-password-here"}
+    statuses = [browser.post("/login", wrong, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(2)]
+    assert statuses == [400, 400]
+    assert browser.get("/login").status_code == 200  # showing a form is free
+    signup = {"username": "newcomer", "email": "newcomer@example.com", "password": PASSWORD}
+    refused = browser.post("/signup", signup, HTTP_X_FORWARDED_FOR="198.51.100.9")
+    assert refused.status_code == 429 and b"Too many requests" in refused.content
+    assert browser.post("/login", {"username": user.username, "password": PASSWORD}).status_code == 429
+
+
+def test_a_username_locked_out_by_guesses_is_refused_on_the_login_page_too(browser, user, settings):
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    settings.LOGIN_USERNAME_FAILURE_LIMIT = 3
+    for n in range(3):
+        wrong = {"username": user.username, "password": "wrong-password-here"}
+        assert browser.post("/login", wrong, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code == 400
+    response = browser.post("/login", {"username": user.username, "password": PASSWORD}, HTTP_X_FORWARDED_FOR="1.2.3.4")
+    assert response.status_code == 400
+    assert b"Too many failed login attempts" in response.content
+    assert settings.JWT_ACCESS_COOKIE not in response.cookies
