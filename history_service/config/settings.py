@@ -15,7 +15,7 @@ CHANNEL_LAYERS = {"default": CHANNEL_LAYER}
 
 # One group: the Procfile runs all three in one loop (one fetch session, handlers never concurrent).
 CONSUMERS = {
-    name: {"topic": topic, "handler": f"history.handlers.{handler}", "group": "history"}
+    name: {"topic": topic, "handlers": f"history.handlers.{handler}", "group": "history"}
     for name, topic, handler in [
         ("history-wallet-events", "wallet.events", "wallet_event_handle"),
         ("history-ledger-events", "ledger.events", "ledger_event_handle"),

@@ -10,28 +10,30 @@ from uuid import UUID
 from history.models import EntryType, Status
 from history.services import Movement, history_entry_record, wallet_owner_record
 from walletkit.events import Envelope, EventType, InvalidEvent
+from walletkit.inbox.registry import EventHandlers
 
 
-def wallet_event_handle(envelope: Envelope) -> None:
-    """Every hold event means the wallet service accepted the movement, and names both sides' owners."""
+def wallet_opened_handle(envelope: Envelope) -> None:
     payload = envelope.payload
-    if envelope.event_type == EventType.WALLET_OPENED:
-        wallet_owner_record(
-            wallet_id=UUID(payload["wallet_id"]), owner_id=int(payload["owner_id"]),
-            currency=payload["currency"], name=payload.get("name") or "",
-        )  # fmt: skip
-    elif envelope.event_type in (EventType.FUNDS_RESERVED, EventType.DEPOSIT_AUTHORIZED):
-        _held_record(envelope, status=Status.RESERVED)
-    elif envelope.event_type in (EventType.HOLD_CAPTURED, EventType.HOLD_RELEASED):
-        # SUCCESS means spendable (decision 0005): the wallet's capture, not the ledger's posting.
-        captured = envelope.event_type == EventType.HOLD_CAPTURED
-        _held_record(envelope, status=Status.SUCCESS if captured else Status.FAILED)
+    wallet_owner_record(
+        wallet_id=UUID(payload["wallet_id"]), owner_id=int(payload["owner_id"]),
+        currency=payload["currency"], name=payload.get("name") or "",
+    )  # fmt: skip
 
 
-def ledger_event_handle(envelope: Envelope) -> None:
-    """Only a rejection is final here; LedgerPosted becomes SUCCESS when the wallet captures it."""
-    if envelope.event_type == EventType.LEDGER_REJECTED:
-        _held_record(envelope, status=Status.FAILED)
+# Every hold event means the wallet service accepted the movement, and names both sides' owners.
+# SUCCESS means spendable (decision 0005): the wallet's capture, not the ledger's posting.
+def hold_made_handle(envelope: Envelope) -> None:
+    _held_record(envelope, status=Status.RESERVED)
+
+
+def hold_captured_handle(envelope: Envelope) -> None:
+    _held_record(envelope, status=Status.SUCCESS)
+
+
+def hold_settled_without_money_handle(envelope: Envelope) -> None:
+    """HoldReleased, or LedgerRejected (final at once; LedgerPosted waits for the capture: not handled)."""
+    _held_record(envelope, status=Status.FAILED)
 
 
 def _held_record(envelope: Envelope, *, status: str) -> None:
@@ -46,9 +48,7 @@ def _held_record(envelope: Envelope, *, status: str) -> None:
     )  # fmt: skip
 
 
-def transaction_event_handle(envelope: Envelope) -> None:
-    if envelope.event_type != EventType.TRANSACTION_STATUS_CHANGED:
-        return
+def transaction_status_changed_handle(envelope: Envelope) -> None:
     view = envelope.payload["transaction"]
     # transaction_service lists the acting user (the transaction's owner) first, then the receiver
     # the wallet service named when it accepted the transfer.
@@ -67,6 +67,19 @@ def transaction_event_handle(envelope: Envelope) -> None:
         failure_reason=str(view.get("failure_reason") or ""), owners=_accepted_owners(movement, user_ids),
         actor_id=user_ids[0], user_ids=user_ids, transaction_view=view,
     )  # fmt: skip
+
+
+wallet_event_handle = EventHandlers(
+    {
+        EventType.WALLET_OPENED: wallet_opened_handle,
+        EventType.FUNDS_RESERVED: hold_made_handle,
+        EventType.DEPOSIT_AUTHORIZED: hold_made_handle,
+        EventType.HOLD_CAPTURED: hold_captured_handle,
+        EventType.HOLD_RELEASED: hold_settled_without_money_handle,
+    }
+)
+ledger_event_handle = EventHandlers({EventType.LEDGER_REJECTED: hold_settled_without_money_handle})
+transaction_event_handle = EventHandlers({EventType.TRANSACTION_STATUS_CHANGED: transaction_status_changed_handle})
 
 
 def _accepted_owners(movement: Movement, user_ids: list[int]) -> dict[UUID, int]:

@@ -10,7 +10,7 @@ from walletkit.conf import INSTALLED_APPS, env  # noqa: E402
 INSTALLED_APPS = [*INSTALLED_APPS, "ledger", "reconciliation"]
 
 CONSUMERS = {
-    "ledger-wallet-events": {"topic": "wallet.events", "handler": "ledger.handlers.wallet_event_handle"},
+    "ledger-wallet-events": {"topic": "wallet.events", "handlers": "ledger.handlers.wallet_event_handle"},
 }
 
 # Reconciliation (seconds): how far back the wallet service lists captured holds (clock skew between

@@ -11,7 +11,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "transactions"]
 
 # One group: the Procfile runs both in one loop (one fetch session, handlers never concurrent).
 CONSUMERS = {
-    name: {"topic": topic, "handler": f"transactions.handlers.{handler}", "group": "transaction"}
+    name: {"topic": topic, "handlers": f"transactions.handlers.{handler}", "group": "transaction"}
     for name, topic, handler in [
         ("transaction-ledger-events", "ledger.events", "ledger_event_handle"),
         ("transaction-wallet-events", "wallet.events", "wallet_event_handle"),

@@ -7,25 +7,36 @@ from uuid import UUID
 from transactions.models import Transaction, TransactionStatus, TransactionType
 from transactions.services import transaction_status_advance
 from walletkit.events import Envelope, EventType
+from walletkit.inbox.registry import EventHandlers
 
 logger = logging.getLogger(__name__)
 
 
-def ledger_event_handle(envelope: Envelope) -> None:
-    """LedgerRejected → FAILED(reason). LedgerPosted only confirms the reservation (and reveals a
-    contradiction if the transaction already FAILED): SUCCESS waits for the wallet's capture (decision 0005)."""
-    if envelope.event_type == EventType.LEDGER_POSTED:
-        _advance(envelope, TransactionStatus.RESERVED, posted_at=datetime.fromisoformat(envelope.occurred_at))
-    elif envelope.event_type == EventType.LEDGER_REJECTED:
-        _advance(envelope, TransactionStatus.FAILED, envelope.payload.get("reason") or "ledger_rejected")
+def ledger_posted_handle(envelope: Envelope) -> None:
+    """Only confirms the reservation (and reveals a contradiction if the transaction already FAILED):
+    SUCCESS waits for the wallet's capture (decision 0005)."""
+    _advance(envelope, TransactionStatus.RESERVED, posted_at=datetime.fromisoformat(envelope.occurred_at))
 
 
-def wallet_event_handle(envelope: Envelope) -> None:
-    """HoldCaptured → SUCCESS: the money is where it should be and spendable. HoldReleased → FAILED."""
-    if envelope.event_type == EventType.HOLD_CAPTURED:
-        _advance(envelope, TransactionStatus.SUCCESS)
-    elif envelope.event_type == EventType.HOLD_RELEASED:
-        _advance(envelope, TransactionStatus.FAILED, envelope.payload.get("reason") or "released")
+def ledger_rejected_handle(envelope: Envelope) -> None:
+    _advance(envelope, TransactionStatus.FAILED, envelope.payload.get("reason") or "ledger_rejected")
+
+
+def hold_captured_handle(envelope: Envelope) -> None:
+    """SUCCESS: the money is where it should be and spendable."""
+    _advance(envelope, TransactionStatus.SUCCESS)
+
+
+def hold_released_handle(envelope: Envelope) -> None:
+    _advance(envelope, TransactionStatus.FAILED, envelope.payload.get("reason") or "released")
+
+
+ledger_event_handle = EventHandlers(
+    {EventType.LEDGER_POSTED: ledger_posted_handle, EventType.LEDGER_REJECTED: ledger_rejected_handle}
+)
+wallet_event_handle = EventHandlers(
+    {EventType.HOLD_CAPTURED: hold_captured_handle, EventType.HOLD_RELEASED: hold_released_handle}
+)
 
 
 def _advance(envelope: Envelope, status: str, reason: str | None = None, posted_at: datetime | None = None) -> None:

@@ -10,5 +10,5 @@ from walletkit.conf import INSTALLED_APPS  # noqa: E402
 INSTALLED_APPS = [*INSTALLED_APPS, "wallets"]
 
 CONSUMERS = {
-    "wallet-ledger-events": {"topic": "ledger.events", "handler": "wallets.handlers.ledger_event_handle"},
+    "wallet-ledger-events": {"topic": "ledger.events", "handlers": "wallets.handlers.ledger_event_handle"},
 }

@@ -35,6 +35,10 @@ INBOX_INSERT = """
 """
 
 
+# What became of a consumed message (the events_consumed metric's label).
+APPLIED, DUPLICATE, SKIPPED = "applied", "duplicate", "skipped"
+
+
 class InfrastructureDown(Exception):
     """The database or broker is unreachable: wait and retry, the message is not at fault."""
 
@@ -71,16 +75,18 @@ class ConsumerLoop:
                 close_old_connections()
                 messages = self._poll_batch()
                 done: dict[tuple[str, int], int] = {}
-                good = []
+                wanted = []
                 for message in messages:
                     if message.error():
                         if message.error().code() != KafkaError._PARTITION_EOF:
                             logger.warning("consume error", extra={"error": str(message.error())})
                         continue
-                    good.append(message)
                     done[(message.topic(), message.partition())] = message.offset() + 1
-                if good:
-                    self.apply_batch(good)
+                    if self._wanted(message):
+                        wanted.append(message)
+                if wanted:
+                    self.apply_batch(wanted)
+                if done:
                     # Only after the batch's database commit: a crash before this line replays it.
                     self.consumer.commit(
                         offsets=[TopicPartition(t, p, o) for (t, p), o in done.items()], asynchronous=False
@@ -90,6 +96,17 @@ class ConsumerLoop:
             self.consumer.close()
             self.dead_letter_producer.flush(5)
             logger.info("consumer stopped", extra={"consumer": self.names})
+
+    def _wanted(self, message: Message) -> bool:
+        """False for an event type this consumer has no handler for, read from the header the relay
+        sets: skipping it needs no parsing, no transaction and no inbox row (nothing to deduplicate).
+        Without the header the message is parsed and the envelope's type decides."""
+        spec = self.specs[message.topic()]
+        event_type = dict(message.headers() or ()).get("event_type")
+        if event_type is None or spec.handles(event_type.decode(errors="replace")):
+            return True
+        metrics.EVENTS_CONSUMED.labels(spec.name, SKIPPED).inc()
+        return False
 
     def _poll_batch(self) -> list[Message]:
         """Wait for one message, then take whatever else is already fetched, up to batch_size.
@@ -128,8 +145,8 @@ class ConsumerLoop:
             return
         finally:
             correlation_id_set(None)
-        for name, first_time in outcomes:
-            _count(name, first_time)
+        for name, outcome in outcomes:
+            metrics.EVENTS_CONSUMED.labels(name, outcome).inc()
 
     def process_until_settled(self, message: Message) -> None:
         """Apply the message, or dead-letter it after ``max_attempts`` failures of its own.
@@ -168,15 +185,17 @@ class ConsumerLoop:
 
     def apply(self, envelope: Envelope, message: Message) -> bool:
         """True if the effect was applied now, False if this consumer had already applied it."""
-        first_time = self._apply_once(envelope, message)
-        _count(self.specs[message.topic()].name, first_time)
+        outcome = self._apply_once(envelope, message)
+        metrics.EVENTS_CONSUMED.labels(self.specs[message.topic()].name, outcome).inc()
         correlation_id_set(None)
-        return first_time
+        return outcome == APPLIED
 
-    def _apply_once(self, envelope: Envelope, message: Message) -> bool:
+    def _apply_once(self, envelope: Envelope, message: Message) -> str:
         """Inbox row and effect in one atomic block: its own transaction, or part of a batch's (no
         savepoint: a failure rolls the whole batch back, see apply_batch)."""
         spec = self.specs[message.topic()]
+        if not spec.handles(envelope.event_type):
+            return SKIPPED  # a message without the event_type header, of a type not handled here
         correlation_id_set(envelope.correlation_id)
         with transaction.atomic(savepoint=False):
             with connection.cursor() as cursor:
@@ -187,8 +206,8 @@ class ConsumerLoop:
                 )  # fmt: skip
                 first_time = cursor.fetchone() is not None
             if first_time:
-                spec.handler(envelope)
-        return first_time
+                spec.handlers(envelope)
+        return APPLIED if first_time else DUPLICATE
 
     def dead_letter(self, message: Message, error: Exception, *, attempts: int) -> None:
         """Park the message on the dead-letter topic (with the error in headers) so the partition moves on."""
@@ -247,7 +266,3 @@ class ConsumerLoop:
                 metrics.CONSUMER_LAG.labels(self.specs[tp.topic].name, str(tp.partition)).set(max(high - tp.offset, 0))
         except Exception as exc:  # lag is a metric, never a reason to stop consuming
             logger.debug("lag report failed", extra={"error": str(exc)})
-
-
-def _count(name: str, first_time: bool) -> None:
-    metrics.EVENTS_CONSUMED.labels(name, "applied" if first_time else "duplicate").inc()

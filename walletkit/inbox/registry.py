@@ -1,13 +1,15 @@
-"""The one registry of consumers: name → topic, group, handler, dead-letter topic.
+"""The one registry of consumers: name → topic, group, handlers, dead-letter topic.
 
 Each service declares its consumers in ``settings.CONSUMERS``; ``run_consumer <name> [<name> ...]``
 runs them in one loop (names that share a group: one fetch session, handlers never concurrent).
+``run_consumer --list`` prints what each consumer handles.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -15,18 +17,37 @@ from django.utils.module_loading import import_string
 from walletkit.events import Envelope, dead_letter_topic
 
 
+class EventHandlers(dict[str, Callable[[Envelope], None]]):
+    """One consumer's table, event type → handler: "what handles X here" is one lookup.
+
+    Calling the table applies an envelope. A type not in it is ignored — and the loop skips such
+    messages by their ``event_type`` header before parsing them or touching the database.
+    """
+
+    def __call__(self, envelope: Envelope) -> None:
+        handler = self.get(envelope.event_type)
+        if handler is not None:
+            handler(envelope)
+
+
 @dataclass(frozen=True)
 class ConsumerSpec:
     name: str
     topic: str
     group: str
-    handler_path: str
+    handlers_path: str
     dead_letter_topic: str
     max_attempts: int = 5
 
-    @property
-    def handler(self) -> Callable[[Envelope], None]:
-        return import_string(self.handler_path)
+    @cached_property
+    def handlers(self) -> EventHandlers:
+        handlers = import_string(self.handlers_path)
+        if not isinstance(handlers, EventHandlers):
+            raise TypeError(f"{self.handlers_path} must be an EventHandlers table")
+        return handlers
+
+    def handles(self, event_type: str) -> bool:
+        return event_type in self.handlers
 
 
 def consumer_registry() -> dict[str, ConsumerSpec]:
@@ -35,7 +56,7 @@ def consumer_registry() -> dict[str, ConsumerSpec]:
             name=name,
             topic=entry["topic"],
             group=entry.get("group", name),
-            handler_path=entry["handler"],
+            handlers_path=entry["handlers"],
             dead_letter_topic=entry.get("dead_letter_topic", dead_letter_topic(entry["topic"])),
             max_attempts=entry.get("max_attempts", 5),
         )

@@ -12,13 +12,13 @@ ROOT_URLCONF = "walletkit.tests.urls"
 CONSUMERS = {
     "kit-effects": {
         "topic": "kit.events",
-        "handler": "walletkit.tests.kitapp.handlers.effect_apply",
+        "handlers": "walletkit.tests.kitapp.handlers.effect_handlers",
         "max_attempts": 3,
     },
     # Shares kit-effects' group: run_consumer can run both in one loop.
     "kit-other-effects": {
         "topic": "kit.other",
-        "handler": "walletkit.tests.kitapp.handlers.effect_apply",
+        "handlers": "walletkit.tests.kitapp.handlers.effect_handlers",
         "group": "kit-effects",
         "max_attempts": 3,
     },

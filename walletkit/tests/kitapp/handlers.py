@@ -1,4 +1,5 @@
-from walletkit.events import Envelope
+from walletkit.events import Envelope, EventType
+from walletkit.inbox.registry import EventHandlers
 from walletkit.tests.kitapp.models import Effect
 
 
@@ -10,3 +11,7 @@ def effect_apply(envelope: Envelope) -> None:
     if envelope.payload.get("name") == "poison":
         raise PoisonError("this event can never be applied")
     Effect.objects.create(event_id=envelope.event_id, payload=envelope.payload)
+
+
+# The kit's tests send events of any type.
+effect_handlers = EventHandlers(dict.fromkeys(EventType, effect_apply))

@@ -16,9 +16,8 @@ class Command(BaseCommand):
     def handle(self, *args, names=(), list=False, batch_size=BATCH_SIZE, **options):
         if list or not names:
             for spec in consumer_registry().values():
-                self.stdout.write(
-                    f"{spec.name}\t{spec.topic}\t{spec.group}\t{spec.handler_path}\t{spec.dead_letter_topic}"
-                )
+                handled = ",".join(sorted(spec.handlers))
+                self.stdout.write(f"{spec.name}\t{spec.topic}\t{spec.group}\t{handled}\t{spec.dead_letter_topic}")
             return
         try:
             specs = [consumer_get(name) for name in names]
