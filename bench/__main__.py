@@ -1,5 +1,6 @@
 """``python -m bench``: start a stack (or use ``BENCH_GATEWAY_URL``), register and fund users, measure
-the machine's ceiling with pgbench, then a closed-loop and an open-loop phase of mixed traffic.
+the machine's ceiling with pgbench, then phases of mixed traffic: a closed loop, a search for the highest
+sustained open-loop rate (stepping the rate up until it breaks), and an open loop at half that rate.
 Results go to bench/results/<timestamp>/ (results.json, summary.md, timeline.png)."""
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import ceiling, report, stackctl, stats
+from bench.stats import LOAD_GENERATOR, stack_cpu_ms_per_transfer
 from bench.workload import Mix, Workload
 
 RESULTS = Path(__file__).resolve().parent / "results"
 INTENDED = {("overdraft", 422, "insufficient_funds")}
+# The stack's backpressure (transaction_service's SAGAS_IN_FLIGHT_MAX): counted apart, not as errors.
+OVERLOADED = {(kind, 429, "overloaded") for kind in ("transfer", "overdraft")}
 
 
 def arguments() -> argparse.Namespace:
@@ -31,7 +35,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--pgbench-seconds", type=int, default=20)
     parser.add_argument("--pgbench-clients", type=int, default=8)
     parser.add_argument("--no-pgbench", action="store_true")
-    parser.add_argument("--phases", default="closed,open", help="closed, open or both")
+    parser.add_argument("--phases", default="closed,search,open", help="any of closed, search, open (comma-separated)")
+    parser.add_argument("--search-from", type=float, default=None, help="first searched rate (default: from closed)")
+    parser.add_argument("--search-factor", type=float, default=1.25, help="rate multiplier per search step")
+    parser.add_argument("--search-seconds", type=float, default=20, help="seconds per search step")
+    parser.add_argument("--search-max", type=float, default=1000, help="stop searching above this rate")
     parser.add_argument("--ports", choices=("default", "free"), default="default")
     parser.add_argument("--data-dir", default=None, help="the own stack's data (default: a fresh dir under /tmp)")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_POSTGRES_URL"), help="server for pgbench")
@@ -71,7 +79,7 @@ async def run(args, gateway_url: str, stack, pg_url: str | None) -> dict:
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     mix = Mix()
     workload = Workload(gateway_url, connections=max(64, args.clients * 2))
-    roots = {"bench (load generator)": os.getpid(), **(stackctl.process_roots(stack) if stack else {})}
+    roots = {LOAD_GENERATOR: os.getpid(), **(stackctl.process_roots(stack) if stack else {})}
     result = {
         "started_at": started_at,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -102,8 +110,11 @@ async def run(args, gateway_url: str, stack, pg_url: str | None) -> dict:
             closed = await _phase(workload, roots, "closed-loop", tps, workload.closed_loop(
                 mix, clients=args.clients, duration=args.duration))  # fmt: skip
             result["phases"].append(closed)
+        if "search" in phases:
+            result["search"] = await _search(workload, roots, tps, mix, args, closed)
         if "open" in phases:
-            rate = args.rate or (closed["completed_per_s"] / 2 if closed else 50.0)
+            sustained = (result.get("search") or {}).get("sustained_per_s")
+            rate = args.rate or (sustained / 2 if sustained else closed["completed_per_s"] / 2 if closed else 50.0)
             _say(f"open loop: {rate:.1f} transfers/s for {args.duration:.0f} s")
             opened = await _phase(workload, roots, "open-loop", tps, workload.open_loop(
                 mix, transfers_per_second=rate, duration=args.duration), offered=rate)  # fmt: skip
@@ -113,6 +124,45 @@ async def run(args, gateway_url: str, stack, pg_url: str | None) -> dict:
         await workload.close()
     result["targets"] = _targets(result)
     return result
+
+
+async def _search(workload: Workload, roots, tps, mix: Mix, args, closed: dict | None) -> dict:
+    """Step the open-loop rate up by ``--search-factor`` until a step is not sustained (see _sustained);
+    the last sustained step's rate is the system's sustained throughput."""
+    rate = args.search_from or max(2.0, round((closed["completed_per_s"] if closed else 10.0) * 0.5, 1))
+    steps, best = [], None
+    while rate <= args.search_max:
+        _say(f"search: {rate:.1f} transfers/s for {args.search_seconds:.0f} s")
+        step = await _phase(workload, roots, f"search {rate:.1f}/s", tps, workload.open_loop(
+            mix, transfers_per_second=rate, duration=args.search_seconds), offered=rate)  # fmt: skip
+        step.pop("series")
+        step["sustained"] = _sustained(step)
+        steps.append(step)
+        if not step["sustained"]:
+            break
+        best = step
+        rate = round(rate * args.search_factor, 1)
+    return {
+        "steps": steps,
+        "sustained_per_s": best["offered_transfers_per_s"] if best else None,
+        "ratio_to_pgbench": round(best["offered_transfers_per_s"] / tps, 4) if best and tps else None,
+        "at_sustained": best,
+    }
+
+
+def _sustained(step: dict) -> bool:
+    """Completed keeps up with offered, nothing is left unfinished or refused for overload, every error
+    is an intended one, and a user waits at most a second for the final status (p99)."""
+    p99 = step["accepted_to_final"]["p99_ms"]
+    return (
+        step["completed_per_s"] >= 0.95 * step["offered_transfers_per_s"]
+        and step["unfinished"] == 0
+        and not step["unexpected_errors"]
+        and not step["shed"]
+        and not step["refused_overloaded"]
+        and p99 is not None
+        and p99 <= 1000
+    )
 
 
 async def _phase(workload: Workload, roots, name: str, tps, driver, offered=None) -> dict:
@@ -138,7 +188,7 @@ async def _phase(workload: Workload, roots, name: str, tps, driver, offered=None
     responses: dict[str, int] = {}
     for r in results:
         responses[str(r.status)] = responses.get(str(r.status), 0) + 1
-        if (r.status >= 400 or r.status == 0) and (r.kind, r.status, r.code) not in INTENDED:
+        if (r.status >= 400 or r.status == 0) and (r.kind, r.status, r.code) not in INTENDED | OVERLOADED:
             key = f"{r.kind} {r.status} {r.code or ''}".strip()
             unexpected[key] = unexpected.get(key, 0) + 1
         if r.kind == "overdraft" and r.status == 202:
@@ -148,6 +198,8 @@ async def _phase(workload: Workload, roots, name: str, tps, driver, offered=None
         status = recorder.finals.get(tid, (0, "UNFINISHED"))[1]
         statuses[status] = statuses.get(status, 0) + 1
     completed_per_s = len(finals_in_window) / duration
+    overdrafts_refused = sum(1 for r in results if (r.kind, r.status, r.code) in INTENDED)
+    overloaded = sum(1 for r in results if (r.kind, r.status, r.code) in OVERLOADED)
     machine_busy = (machine_after[0] - machine_before[0]) / duration  # cores busy, whatever the process
     cpu_cores = stats.cpu_delta(cpu_before, cpu_after, duration)
     cpu_cores["other processes on the machine"] = round(machine_busy - sum(cpu_cores.values()), 3)
@@ -162,6 +214,9 @@ async def _phase(workload: Workload, roots, name: str, tps, driver, offered=None
         "completed_per_s": round(completed_per_s, 1),
         "ratio_to_pgbench": round(completed_per_s / tps, 4) if tps else None,
         "final_statuses": statuses,
+        # The deliberate overdrafts end in 422 at the reservation: never counted as completed transfers.
+        "overdrafts_refused": overdrafts_refused,
+        "refused_overloaded": overloaded,
         "unfinished": len(unfinished),
         "accepted_to_final": stats.summary_ms([v for _t, v in to_final]),
         "api_latency": {
@@ -176,6 +231,10 @@ async def _phase(workload: Workload, roots, name: str, tps, driver, offered=None
         "machine_cores_busy": round(machine_busy, 3),
         "load_average": os.getloadavg(),
         "cpu_cores": cpu_cores,
+        # Milliseconds of CPU each process spent per completed transfer (its reads included).
+        "cpu_ms_per_transfer": {name: round(cores / completed_per_s * 1000, 2) for name, cores in cpu_cores.items()}
+        if completed_per_s
+        else {},
         "series": {
             "requests": stats.per_second([r.started for r in results], start, duration),
             "accepted": stats.per_second([recorder.accepted[t] for t in accepted_ids], start, duration),
@@ -195,35 +254,41 @@ async def _drain(workload: Workload, ids: list[str] | None = None) -> list[str]:
 
 
 def _targets(result: dict) -> dict:
+    """The issue's targets: a sustained rate ≥ 0.05 × pgbench (moonshot 0.08); at half of it p99 202→final
+    ≤ 250 ms and API p99 ≤ 50 ms; ≤ 15 ms of the stack's CPU per completed transfer."""
     tps = (result.get("ceiling") or {}).get("tps")
     targets = {}
-    phases = {p["name"]: p for p in result["phases"]}
-    closed, opened = phases.get("closed-loop"), phases.get("open-loop")
-    if closed and tps:
-        targets["closed-loop completed/s ≥ 0.08 × pgbench tps"] = {
-            "value": f"{closed['completed_per_s']} /s = {closed['ratio_to_pgbench']} × {tps}",
-            "target": f"≥ {0.08 * tps:.1f} /s",
-            "met": closed["ratio_to_pgbench"] >= 0.08 and not closed["unexpected_errors"] and not closed["unfinished"],
+    search = result.get("search") or {}
+    sustained, at_sustained = search.get("sustained_per_s"), search.get("at_sustained")
+    if search and tps:
+        ratio = search.get("ratio_to_pgbench") or 0
+        targets["sustained rate ≥ 0.05 × pgbench tps"] = {
+            "value": f"{sustained} /s = {ratio} × {tps}",
+            "target": f"≥ {0.05 * tps:.1f} /s (moonshot 0.08: {0.08 * tps:.1f} /s)",
+            "met": ratio >= 0.05,
         }
+    if at_sustained:
+        cpu = stack_cpu_ms_per_transfer(at_sustained)
+        targets["stack CPU per completed transfer (at the sustained rate)"] = {
+            "value": f"{cpu} ms",
+            "target": "≤ 15 ms",
+            "met": cpu is not None and cpu <= 15,
+        }
+    opened = next((p for p in result["phases"] if p["name"] == "open-loop"), None)
     if opened:
         p99 = opened["accepted_to_final"]["p99_ms"]
         api = opened["api_latency"]["all"]["p99_ms"]
-        targets["open-loop p99 202→final"] = {
+        half = f" at {opened['offered_transfers_per_s']}/s" + (" (half the sustained rate)" if sustained else "")
+        targets["open-loop p99 202→final" + half] = {
             "value": f"{p99} ms",
             "target": "≤ 250 ms",
             "met": p99 is not None and p99 <= 250,
         }
-        targets["open-loop API p99 (all requests)"] = {
+        targets["open-loop API p99 (all requests)" + half] = {
             "value": f"{api} ms",
-            "target": "≤ 100 ms",
-            "met": api is not None and api <= 100,
+            "target": "≤ 50 ms",
+            "met": api is not None and api <= 50,
         }
-        if tps:
-            targets["open-loop rate vs half the throughput target"] = {
-                "value": f"{opened['offered_transfers_per_s']} transfers/s offered",
-                "target": f"{0.04 * tps:.1f} /s (0.04 × pgbench)",
-                "met": (opened["offered_transfers_per_s"] or 0) >= 0.04 * tps,
-            }
     return targets
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import matplotlib
 
+from bench.stats import NOT_THE_STACK, stack_cpu_ms_per_transfer
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -45,6 +47,7 @@ def markdown(report: dict) -> str:
             f"| {_fmt(final['p50_ms'])} / {_fmt(final['p95_ms'])} / {_fmt(final['p99_ms'])} "
             f"| {phase['unfinished']} | {sum(phase['unexpected_errors'].values())} |"
         )
+    lines += _search_lines(report)
     for phase in report["phases"]:
         lines += [
             "",
@@ -60,7 +63,8 @@ def markdown(report: dict) -> str:
             )
         lines += [
             "",
-            f"Responses by code: {phase['responses']}. Unexpected errors: {phase['unexpected_errors'] or 'none'}. "
+            f"Responses by code: {phase['responses']}; refused for overload (429 `overloaded`, backpressure): "
+            f"{phase.get('refused_overloaded', 0)}. Unexpected errors: {phase['unexpected_errors'] or 'none'}. "
             f"Websocket: {phase['ws_missed']} finals polled (not pushed), {phase['ws_errors']} socket errors.",
             "",
             f"CPU: machine {phase['machine_cores_busy']} cores busy of {report['machine']['cpus']}, load average "
@@ -77,6 +81,45 @@ def markdown(report: dict) -> str:
                 f"- {name}: {target['value']} (target {target['target']}) → **{'met' if target['met'] else 'NOT met'}**"
             )
     return "\n".join(lines) + "\n"
+
+
+def _search_lines(report: dict) -> list[str]:
+    search = report.get("search")
+    if not search:
+        return []
+    lines = [
+        "",
+        "## Search for the sustained rate",
+        "",
+        "A step is sustained when completed ≥ 95 % of offered, nothing is left unfinished, there is no "
+        "unexpected error and p99 202→final ≤ 1 s.",
+        "",
+        "| offered /s | accepted /s | completed /s | 202→final p99 ms | API p99 ms | unfinished | unexpected "
+        "| overdrafts refused (422) | stack CPU ms/transfer | sustained |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for step in search["steps"]:
+        lines.append(
+            f"| {step['offered_transfers_per_s']} | {step['accepted_per_s']} | {step['completed_per_s']} "
+            f"| {_fmt(step['accepted_to_final']['p99_ms'])} | {_fmt(step['api_latency']['all']['p99_ms'])} "
+            f"| {step['unfinished']} | {sum(step['unexpected_errors'].values())} | {step['overdrafts_refused']} "
+            f"| {_fmt(stack_cpu_ms_per_transfer(step))} | {'yes' if step['sustained'] else 'no'} |"
+        )
+    best = search.get("at_sustained")
+    sustained, ratio = _fmt(search["sustained_per_s"]), _fmt(search["ratio_to_pgbench"])
+    lines += ["", f"**Sustained: {sustained} transfers/s = {ratio} × pgbench.**"]
+    if best:
+        per = sorted(best["cpu_ms_per_transfer"].items(), key=lambda kv: -kv[1])
+        lines += [
+            "",
+            f"CPU per completed transfer at {best['offered_transfers_per_s']}/s (ms; the stack's processes sum to "
+            f"{_fmt(stack_cpu_ms_per_transfer(best))}): "
+            + ", ".join(f"{name} {ms}" for name, ms in per if name not in NOT_THE_STACK)
+            + "; not the stack: "
+            + ", ".join(f"{name} {ms}" for name, ms in per if name in NOT_THE_STACK)
+            + ".",
+        ]
+    return lines
 
 
 def plot(path: Path, report: dict) -> None:

@@ -106,3 +106,13 @@ def cpu_delta(before: dict[str, float], after: dict[str, float], seconds: float)
 
 def errors_by_code(results) -> dict[str, int]:
     return dict(Counter(f"{r.kind} {r.status} {r.code or ''}".strip() for r in results if r.status >= 400))
+
+
+LOAD_GENERATOR = "bench (load generator)"
+NOT_THE_STACK = {LOAD_GENERATOR, "other processes on the machine"}
+
+
+def stack_cpu_ms_per_transfer(phase: dict) -> float | None:
+    """CPU of every process of the stack (the load generator and the neighbours excluded) per completed transfer."""
+    per = phase.get("cpu_ms_per_transfer") or {}
+    return round(sum(v for name, v in per.items() if name not in NOT_THE_STACK), 1) if per else None

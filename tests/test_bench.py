@@ -23,10 +23,11 @@ def test_a_process_groups_cpu_keeps_the_time_of_children_that_exited():
     assert after - before >= 0.35
 
 
-def test_the_benchmark_runs_both_phases_and_writes_its_report(gateway_url, tmp_path):
+def test_the_benchmark_runs_its_phases_and_the_search_and_writes_its_report(gateway_url, tmp_path):
     out = tmp_path / "results"
     command = [sys.executable, "-m", "bench", "--users", "2", "--clients", "2", "--duration", "4", "--warmup", "1",
-               "--rate", "2", "--no-pgbench", "--out", str(out)]  # fmt: skip
+               "--rate", "2", "--search-from", "2", "--search-seconds", "3", "--search-max", "3", "--no-pgbench",
+               "--out", str(out)]  # fmt: skip
     finished = subprocess.run(
         command, cwd=REPO, env={**os.environ, "BENCH_GATEWAY_URL": gateway_url},
         capture_output=True, text=True, timeout=300,
@@ -40,5 +41,11 @@ def test_the_benchmark_runs_both_phases_and_writes_its_report(gateway_url, tmp_p
         assert phase["accepted"] > 0 and phase["completed_per_s"] > 0
         assert phase["unexpected_errors"] in ({}, 0, []), phase["unexpected_errors"]
         assert phase["accepted_to_final"]["count"] > 0
-    assert (out / "summary.md").read_text().startswith("# Benchmark")
+    steps = result["search"]["steps"]
+    assert 1 <= len(steps) <= 2 and steps[0]["offered_transfers_per_s"] == 2.0
+    for step in steps:
+        assert isinstance(step["sustained"], bool) and step["accepted"] > 0
+        assert stats.stack_cpu_ms_per_transfer(step) > 0
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("# Benchmark") and "## Search for the sustained rate" in summary
     assert (out / "timeline.png").stat().st_size > 0
