@@ -42,8 +42,8 @@ class Downstream:
     routes: dict[tuple[str, str], tuple[int, object] | Callable] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
 
-    def answer(self, method: str, path: str, status: int, body: object = None) -> None:
-        self.routes[(method, path)] = (status, body)
+    def answer(self, method: str, path: str, status: int, body: object = None, headers: dict | None = None) -> None:
+        self.routes[(method, path)] = (status, body, headers or {})
 
 
 def _handler(downstream: Downstream):
@@ -58,11 +58,13 @@ def _handler(downstream: Downstream):
             )  # fmt: skip
             downstream.requests.append(recorded)
             route = downstream.routes.get((self.command, parts.path))
-            status, body = route(recorded) if callable(route) else route or (404, {"code": "not_found", "detail": "-"})
+            status, body, *extra = route(recorded) if callable(route) else route or (404, {"code": "not_found"})
             payload = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json" if not isinstance(body, bytes) else "text/html")
             self.send_header("Content-Length", str(len(payload)))
+            for name, value in (extra[0] if extra else {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
 

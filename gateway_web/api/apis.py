@@ -87,6 +87,11 @@ MONEY_ERRORS = {
         description="Outcome unknown — the money may or may not move. Retry with the same Idempotency-Key (and "
         "body) until a definitive answer (202, 4xx); a lost connection means the same.",
     ),
+    429: OpenApiResponse(
+        ErrorSerializer,
+        description="Nothing was created: `throttled` (the caller's rate limit) or `overloaded` (too many "
+        "payments are being settled; `SAGAS_IN_FLIGHT_MAX`). Retry after `Retry-After` seconds with the same key.",
+    ),
 }
 
 

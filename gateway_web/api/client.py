@@ -60,16 +60,18 @@ def service_call(method: str, service: str, path: str, *, user_token: str | None
     if response.status_code >= 400:
         if not isinstance(body, dict) or "code" not in body:
             body = {"code": _error_code(response.status_code), "detail": response.reason_phrase or "Error."}
-        raise DownstreamError(body, response.status_code)
+        raise DownstreamError(body, response.status_code, retry_after=response.headers.get("Retry-After"))
     return response.status_code, body
 
 
 class DownstreamError(Exception):
     """A service refused (4xx): its error body, passed on as it is."""
 
-    def __init__(self, body: dict, status_code: int):
+    def __init__(self, body: dict, status_code: int, *, retry_after: str | None = None):
         super().__init__(body.get("detail", ""))
         self.body, self.status_code = body, status_code
+        # A service's "come back in N s" (429 overloaded, 503) reaches the client too.
+        self.headers = {"Retry-After": retry_after} if retry_after else None
 
 
 def _error_code(status_code: int) -> str:
@@ -95,7 +97,7 @@ def forward(
     try:
         status_code, body = _call(request, method, service, path, json=json, params=params, **extra)
     except DownstreamError as error:
-        return Response(error.body, status=error.status_code)
+        return Response(error.body, status=error.status_code, headers=error.headers)
     return Response(output(body, many=many).data, status=status_code)
 
 
@@ -106,7 +108,7 @@ def forward_page(
     try:
         status_code, body = _call(request, "GET", service, path, params=params)
     except DownstreamError as error:
-        return Response(error.body, status=error.status_code)
+        return Response(error.body, status=error.status_code, headers=error.headers)
     body = body if isinstance(body, dict) else {}
     return Response(
         {"results": item(body.get("results", []), many=True).data, "next": _next_url(request, body.get("next"))},

@@ -22,3 +22,5 @@ CONSUMERS = {
 SWEEPER_INTERVAL = env.float("SWEEPER_INTERVAL", default=2.0)
 SAGA_DEADLINE = env.float("SAGA_DEADLINE", default=10.0)
 HOLD_EXPIRY = env.float("HOLD_EXPIRY", default=60.0)
+# Backpressure: new money movements get 429 `overloaded` while this many sagas are unfinished.
+SAGAS_IN_FLIGHT_MAX = env.int("SAGAS_IN_FLIGHT_MAX", default=200)

@@ -64,7 +64,7 @@ class TransactionListInitiateApi(APIView):
 
     @extend_schema(
         request=InitiateInputSerializer,
-        responses={202: TransactionOutputSerializer, 400: None, 404: None, 409: None, 422: None, 503: None},
+        responses={202: TransactionOutputSerializer, 400: None, 404: None, 409: None, 422: None, 429: None, 503: None},
     )
     def post(self, request):
         owner_id = _user_id(request)
@@ -78,7 +78,8 @@ class TransactionListInitiateApi(APIView):
             amount=data.validated_data.get("amount"),
             idempotency_key=data.validated_data.get("idempotency_key") or request.headers.get("Idempotency-Key"),
         )
-        return Response(body, status=status_code)
+        headers = {"Retry-After": str(body["retry_after"])} if "retry_after" in body else None
+        return Response(body, status=status_code, headers=headers)
 
     @extend_schema(parameters=[ListFilterSerializer], responses={200: ListOutputSerializer})
     def get(self, request):

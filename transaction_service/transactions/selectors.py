@@ -118,3 +118,8 @@ def anomaly_page(*, after: int | None, limit: int) -> tuple[list[dict[str, Any]]
     page = list(rows.values("id", "transaction_id", "kind", "detail", "created_at")[: limit + 1])
     more = len(page) > limit
     return page[:limit], page[limit - 1]["id"] if more else None
+
+
+def transaction_open_count() -> int:
+    """Sagas not finished yet (INITIATED or RESERVED): an index-only count on the sweeper's partial index."""
+    return Transaction.objects.filter(status__in=OPEN_STATUSES).count()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -26,7 +27,7 @@ from transactions.models import (
     TransactionStatus,
     TransactionType,
 )
-from transactions.selectors import transaction_shape
+from transactions.selectors import transaction_open_count, transaction_shape
 from walletkit.events import EventType, Topic, envelope_build
 from walletkit.money import InvalidAmount, InvalidCurrency, amount_format, amount_parse, currency_parse
 from walletkit.outbox.services import outbox_event_create
@@ -34,6 +35,8 @@ from walletkit.outbox.services import outbox_event_create
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY_MAX = 255
+OPEN_SAGAS_RECOUNT_SECONDS = 0.25  # how stale this process's count of open sagas may be
+OVERLOADED_RETRY_AFTER_SECONDS = 1
 SWEEP_LEASE_SECONDS = 60  # longer than one saga's worst-case round of HTTP calls
 SWEEP_BACKOFF_MAX_SECONDS = 60
 Response = tuple[int, dict[str, Any]]
@@ -149,6 +152,15 @@ def transaction_initiate(
         )  # fmt: skip
     except InvalidRequest as exc:
         return 400, exc.body
+    if sagas_overloaded():
+        existing = Transaction.objects.filter(owner_id=owner_id, idempotency_key=request.idempotency_key).first()
+        if existing is None:
+            return 429, {
+                "code": "overloaded",
+                "detail": "Too many payments are in progress; retry shortly with the same Idempotency-Key.",
+                "retry_after": OVERLOADED_RETRY_AFTER_SECONDS,
+            }
+        return _replay(existing, fingerprint=request.fingerprint)  # a replay is answered whatever the load
     tx, created = _transaction_create_once(owner_id=owner_id, request=request)
     if not created:
         return _replay(tx, fingerprint=request.fingerprint)
@@ -158,6 +170,24 @@ def transaction_initiate(
     )  # fmt: skip
     tx = transaction_reserve_outcome_apply(transaction_id=tx.id, outcome=outcome)
     return tx.response_status, tx.response_body
+
+
+_open_sagas = {"count": 0, "counted_at": float("-inf")}
+
+
+def sagas_overloaded() -> bool:
+    """Backpressure: refuse NEW sagas (429, nothing created) while SAGAS_IN_FLIGHT_MAX are unfinished.
+
+    Accepting more than the consumers finish only grows the backlog until sagas pass their deadline,
+    and then the sweeper adds work to an overloaded system; a client told to come back in a second
+    keeps the backlog, and so every user's wait, bounded. The count is this process's, at most
+    OPEN_SAGAS_RECOUNT_SECONDS old (one cheap query per period, not per request); a race between
+    processes lets the bound be exceeded by a few, which is all it needs to be.
+    """
+    now = time.monotonic()
+    if now - _open_sagas["counted_at"] >= OPEN_SAGAS_RECOUNT_SECONDS:
+        _open_sagas.update(count=transaction_open_count(), counted_at=now)
+    return _open_sagas["count"] >= settings.SAGAS_IN_FLIGHT_MAX
 
 
 def _transaction_create_once(*, owner_id: int, request: TransactionRequest) -> tuple[Transaction, bool]:

@@ -165,6 +165,13 @@ def test_refusals_of_the_transaction_service_are_passed_through_unchanged(authed
     assert (response.status_code, response.json()) == (status, body)
 
 
+def test_an_overloaded_transaction_service_s_retry_after_reaches_the_client(authed, downstream):
+    body = {"code": "overloaded", "detail": "Too many payments are in progress.", "retry_after": 1}
+    downstream.answer("POST", "/transactions", 429, body, headers={"Retry-After": "1"})
+    response = authed.post(DEPOSIT, {"amount": "1"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert (response.status_code, response.json(), response["Retry-After"]) == (429, body, "1")
+
+
 def test_unreachable_service_is_503_json(authed, settings, closed_port_url):
     settings.SERVICE_URLS = {name: closed_port_url for name in settings.SERVICE_URLS}
     for response in (

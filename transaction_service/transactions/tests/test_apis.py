@@ -121,3 +121,30 @@ def test_list_filters_by_wallet_and_status(api_client_for):
 )
 def test_list_with_bad_parameters_is_400(api_client_for, params):
     assert api_client_for(1).get("/transactions", params).status_code == 400
+
+
+@pytest.fixture
+def recount_every_time(monkeypatch):
+    from transactions import services
+
+    monkeypatch.setattr(services, "OPEN_SAGAS_RECOUNT_SECONDS", 0)
+
+
+def test_new_movements_are_429_with_retry_after_while_too_many_sagas_are_unfinished(
+    api_client_for, fake_wallet, settings, recount_every_time
+):
+    settings.SAGAS_IN_FLIGHT_MAX = 2
+    fake_wallet.route("POST", "/holds", hold_created)  # reserved, then never settled: both stay open
+    deposit = {"type": "DEPOSIT", "to_wallet_id": str(uuid.uuid4()), "amount": "25"}
+    first = api_client_for(3).post("/transactions", deposit | {"idempotency_key": "k1"}, format="json")
+    api_client_for(3).post("/transactions", deposit | {"idempotency_key": "k2"}, format="json")
+
+    refused = api_client_for(3).post("/transactions", deposit | {"idempotency_key": "k3"}, format="json")
+
+    assert (refused.status_code, refused.json()["code"], refused["Retry-After"]) == (429, "overloaded", "1")
+    assert Transaction.objects.count() == 2 and len(fake_wallet.calls_to("POST", "/holds")) == 2
+    replay = api_client_for(3).post("/transactions", deposit | {"idempotency_key": "k1"}, format="json")
+    assert (replay.status_code, replay.json()) == (202, first.json())
+    Transaction.objects.filter(idempotency_key="k1").update(status="SUCCESS")
+    accepted = api_client_for(3).post("/transactions", deposit | {"idempotency_key": "k3"}, format="json")
+    assert accepted.status_code == 202
