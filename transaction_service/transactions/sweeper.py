@@ -62,23 +62,32 @@ def saga_drive(tx: Transaction) -> None:
 def _initiated_drive(tx: Transaction) -> None:
     if _expired(tx):
         # Never reserve this late, and never fail on "no hold yet": a reserve queued at the wallet (a
-        # timed-out try, waiting on the sender's row lock) could still make one. The wallet decides
-        # once, at the hold's unique index: our tombstone or that hold, never both (decision 0008).
-        hold = clients.hold_void(transaction_id=tx.id, owner_id=tx.owner_id, type=tx.type, amount=tx.amount)
-        if hold.get("status") == "VOIDED":
-            transaction_status_advance(transaction_id=tx.id, status=TransactionStatus.FAILED, reason="expired")
-        else:
-            transaction_reserve_outcome_apply(
-                transaction_id=tx.id, outcome=ReserveOutcome(ReserveVerdict.RESERVED, body=hold)
-            )
+        # timed-out try, waiting on the sender's row lock) could still make one.
+        _void_then_apply(tx, refusal=None)
         return
     outcome = clients.hold_reserve(
         transaction_id=tx.id, owner_id=tx.owner_id, type=tx.type, from_wallet_id=tx.from_wallet_id,
         to_wallet_id=tx.to_wallet_id, amount=tx.amount,
     )  # fmt: skip
     # Unreachable or unknown: a later round asks again (the request thread alone may fail it as unreachable).
-    if outcome.verdict in (ReserveVerdict.RESERVED, ReserveVerdict.REFUSED, ReserveVerdict.NOT_FOUND):
+    if outcome.verdict == ReserveVerdict.RESERVED:
         transaction_reserve_outcome_apply(transaction_id=tx.id, outcome=outcome)
+    elif outcome.verdict in (ReserveVerdict.REFUSED, ReserveVerdict.NOT_FOUND):
+        # A saga the sweeper drives had an earlier try whose fate is unknown (the request thread's, a
+        # past round's): it may still wait at the wallet and land after this refusal. The refusal is
+        # final only once the void makes it so.
+        _void_then_apply(tx, refusal=outcome)
+
+
+def _void_then_apply(tx: Transaction, *, refusal: ReserveOutcome | None) -> None:
+    """FAILED only on the wallet's VOIDED tombstone, which no later reserve of this id can pass; if a
+    reserve made its hold first, that hold wins. The unique index decides, once (decision 0008)."""
+    hold = clients.hold_void(transaction_id=tx.id, owner_id=tx.owner_id, type=tx.type, amount=tx.amount)
+    if hold.get("status") != "VOIDED":
+        outcome = ReserveOutcome(ReserveVerdict.RESERVED, body=hold)
+    else:
+        outcome = refusal or ReserveOutcome(ReserveVerdict.REFUSED, code="expired")
+    transaction_reserve_outcome_apply(transaction_id=tx.id, outcome=outcome)
 
 
 def _reserved_drive(tx: Transaction) -> None:

@@ -42,13 +42,26 @@ def test_initiated_with_a_hold_becomes_reserved_by_the_same_transaction_id(fake_
     assert call.body["transaction_id"] == str(tx.id)
 
 
-def test_initiated_refused_by_the_wallet_fails(fake_wallet):
+def test_initiated_refused_by_the_wallet_fails_once_the_void_makes_the_refusal_final(fake_wallet):
     fake_wallet.route("POST", "/holds", (422, {"code": "insufficient_funds", "detail": "No."}))
+    fake_wallet.route("POST", "/holds/", voided)
     tx = age(TransactionFactory(), seconds=PAST_DEADLINE)
 
     sweeper_round()
 
     assert status_of(tx) == ("FAILED", "insufficient_funds")
+    assert [call.path for call in fake_wallet.calls] == ["/holds", f"/holds/{tx.id}/void"]
+
+
+def test_initiated_refused_while_an_earlier_try_landed_first_is_reserved_not_failed(fake_wallet):
+    # The request thread's timed-out try took the sender's lock after the sweeper's retry was refused.
+    fake_wallet.route("POST", "/holds", (422, {"code": "insufficient_funds", "detail": "No."}))
+    fake_wallet.route("POST", "/holds/", (200, {"status": "RESERVED", "currency": "USD", "to_owner_id": 2}))
+    tx = age(TransactionFactory(), seconds=PAST_DEADLINE)
+
+    sweeper_round()
+
+    assert status_of(tx) == ("RESERVED", None)
 
 
 def test_initiated_with_the_wallet_unreachable_stays_initiated_and_is_retried_later(settings, closed_port_url):
