@@ -18,14 +18,14 @@ from channels.layers import get_channel_layer
 _local = threading.local()
 
 
-def group_send_all(groups: list[str], message: dict[str, Any]) -> None:
-    """Send ``message`` to every group, from this thread's own long-lived event loop."""
+def group_send_all(sends: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send each ``(group, message)``, all at once, from this thread's own long-lived event loop."""
     loop = getattr(_local, "loop", None)
     if loop is None:
         loop = _local.loop = asyncio.new_event_loop()
-    loop.run_until_complete(_send(groups, message))
+    loop.run_until_complete(_send(sends))
 
 
-async def _send(groups: list[str], message: dict[str, Any]) -> None:
+async def _send(sends: list[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
-    await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+    await asyncio.gather(*(layer.group_send(group, message) for group, message in sends))

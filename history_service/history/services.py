@@ -18,11 +18,11 @@ an actor who owns the wallet sees: someone else's refused attempt leaves no trac
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +37,8 @@ from walletkit.money import amount_format
 
 logger = logging.getLogger(__name__)
 
+# This thread's status pushes waiting for their database transaction to commit (_push_after_commit).
+_pushes = threading.local()
 _TRANSACTION_LOCKS = 1
 _WALLET_LOCKS = 2
 
@@ -174,8 +176,7 @@ def history_entry_record(
             users = set(user_ids) | {entry.owner_id for entry in entries if entry.owner_id is not None}
         else:
             users = {actor_id} if actor_id is not None else set()
-        view = transaction_view or _transaction_view(movement, entries[0])
-        transaction.on_commit(partial(transaction_status_push, user_ids=sorted(users), transaction=view), robust=True)
+        _push_after_commit(users, transaction_view or _transaction_view(movement, entries[0]))
     return entries
 
 
@@ -231,12 +232,26 @@ def _transaction_view(movement: Movement, entry: HistoryEntry) -> dict[str, Any]
     }
 
 
-def transaction_status_push(*, user_ids: Iterable[int], transaction: dict[str, Any]) -> None:
-    """Send one status change to each user's group. Runs only from ``on_commit``: a rolled-back
-    change is never announced. Best effort — a client that missed it catches up with
-    ``/activity?changed_since=``."""
-    message = {"type": "transaction.status", "transaction": transaction}
-    group_send_all([user_group_name(user_id) for user_id in user_ids], message)
+def _push_after_commit(user_ids: Iterable[int], view: dict[str, Any]) -> None:
+    """Queue the status change for each user until the database transaction commits — a consumer's
+    batch is one transaction, so each (user, transaction) gets its latest status once per batch, and
+    the batch's pushes go out together. A status only moves up, so the last one queued is the latest.
+    A rolled-back transaction drops its queue (Django forgets its on_commit callbacks; so do we)."""
+    queued = getattr(_pushes, "queued", None)
+    if queued is None or not any(func is _pushes_send for _ids, func, _robust in connection.run_on_commit):
+        queued = _pushes.queued = {}
+        transaction.on_commit(_pushes_send, robust=True)
+    for user_id in user_ids:
+        queued[(user_id, view["id"])] = view
+
+
+def _pushes_send() -> None:
+    """Best effort — a client that missed a push catches up with ``/activity?changed_since=``."""
+    queued, _pushes.queued = getattr(_pushes, "queued", None) or {}, None
+    group_send_all(
+        [(user_group_name(user_id), {"type": "transaction.status", "transaction": view})
+         for (user_id, _transaction_id), view in queued.items()]
+    )  # fmt: skip
 
 
 def _advisory_lock(*locks: tuple[int, Iterable[UUID], bool]) -> None:

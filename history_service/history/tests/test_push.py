@@ -64,6 +64,31 @@ def test_status_change_is_pushed_to_both_users_only_after_commit():
     async_to_sync(scenario)()
 
 
+def test_a_batch_pushes_each_users_latest_status_of_each_transaction_once():
+    wallet, first_tx, second_tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("DEPOSIT", "5.0000", target=wallet)
+
+    async def scenario():
+        layer, channel = await listener("user_41")
+        await sync_to_async(wallet_event_handle)(wallet_opened(wallet, 41))
+
+        def one_batch():
+            with transaction.atomic():  # one consumer batch: one database transaction
+                wallet_event_handle(funds_reserved(first_tx, move, owner_id=41))
+                wallet_event_handle(funds_reserved(second_tx, move, owner_id=41))
+                wallet_event_handle(hold_captured(first_tx, move))
+            async_to_sync(layer.send)(channel, {"type": "marker"})
+
+        await sync_to_async(one_batch)()
+
+        received = []
+        while (message := await next_message(layer, channel))["type"] != "marker":
+            received.append((message["transaction"]["id"], message["transaction"]["status"]))
+        assert sorted(received) == sorted([(str(first_tx), "SUCCESS"), (str(second_tx), "RESERVED")])
+
+    async_to_sync(scenario)()
+
+
 def test_a_rolled_back_change_sends_nothing():
     wallet, rolled_back_tx, committed_tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     move = movement("DEPOSIT", "7.0000", target=wallet)
