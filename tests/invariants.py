@@ -56,13 +56,25 @@ def history_complete(stack: Stack) -> bool:
 
 
 def _history_complete(stack: Stack) -> list[str]:
-    """Every final transaction shows, with its final status, on each side's history."""
+    """Every final transaction shows, with its final status, on the history of each wallet it concerns.
+
+    Accepted by the wallet service (``reserved_at`` set, or SUCCESS): both sides. Refused before that: only the
+    acting wallet, and only when the actor owns it — an attempt on someone else's wallet, or a payee's
+    side of a refused payment, leaves no trace (API.md "Additions")."""
+    owners = dict(query(stack, "wallet", "SELECT id, owner_id FROM wallet"))
     sides = set()
-    for tid, status, from_wallet, to_wallet in query(
-        stack, "transaction", "SELECT id, status, from_wallet_id, to_wallet_id FROM transaction WHERE status = ANY(%s)",
+    for tid, status, type_, from_wallet, to_wallet, owner, reserved_at in query(
+        stack, "transaction",
+        "SELECT id, status, type, from_wallet_id, to_wallet_id, owner_id, reserved_at FROM transaction"
+        " WHERE status = ANY(%s)",
         (list(FINAL),),
     ):  # fmt: skip
-        sides |= {(tid, wallet, status) for wallet in (from_wallet, to_wallet) if wallet}
+        if reserved_at is not None or status == "SUCCESS":
+            sides |= {(tid, wallet, status) for wallet in (from_wallet, to_wallet) if wallet}
+            continue
+        acting = to_wallet if type_ == "DEPOSIT" else from_wallet
+        if owners.get(acting) == owner:
+            sides.add((tid, acting, status))
     recorded = set(query(stack, "history", "SELECT transaction_id, wallet_id, status FROM history_entry"))
     return [f"history lacks {status} of {tid} for wallet {wallet}" for tid, wallet, status in sides - recorded]
 

@@ -45,7 +45,8 @@ def test_the_benchmark_runs_its_phases_and_the_search_and_writes_its_report(gate
     assert 1 <= len(steps) <= 2 and steps[0]["offered_transfers_per_s"] == 2.0
     for step in steps:
         assert isinstance(step["sustained"], bool) and step["accepted"] > 0
-        assert stats.stack_cpu_ms_per_transfer(step) > 0
+        # Against a running stack only the load generator's own CPU is known.
+        assert step["cpu_ms_per_transfer"][stats.LOAD_GENERATOR] > 0
     summary = (out / "summary.md").read_text()
     assert summary.startswith("# Benchmark") and "## Search for the sustained rate" in summary
     assert (out / "timeline.png").stat().st_size > 0
