@@ -28,6 +28,7 @@ E2E_ENV = {
     "SERVICE_HTTP_TIMEOUT": "5",
     "THROTTLE_AUTH": "10000/min",
     "THROTTLE_MONEY": "100000/min",
+    "THROTTLE_PASSWORD_RESET": "10000/min",
 }
 
 

@@ -1,20 +1,29 @@
-"""Users and tokens: sign-up, login (JWT pair), refresh rotation, logout, and who am I."""
+"""Users and tokens: sign-up, login (JWT pair), refresh rotation, logout, who am I, password reset
+and change, and the signed-in sessions."""
 
 from __future__ import annotations
 
 from api.auth import GatewayBearerAuthentication, IsUser
 from api.shapes import ErrorSerializer
-from api.throttling import ScopedThrottle
+from api.throttling import ScopedThrottle, password_reset_throttle_wait
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.selectors import user_get_active
-from accounts.services import user_logout, user_register
-from accounts.tokens import TokenObtainSerializer, TokenPairSerializer, token_pair_rotate
+from accounts.selectors import session_list_live, user_get_active
+from accounts.services import (
+    PASSWORD_RESET_ACCEPTED,
+    password_reset_confirm,
+    password_reset_request,
+    session_revoke,
+    user_logout,
+    user_password_change,
+    user_register,
+)
+from accounts.tokens import TokenObtainSerializer, TokenPairSerializer, session_id_of, token_pair_rotate
 
 
 def _errors(**described: str) -> dict:
@@ -173,3 +182,149 @@ class MeApi(APIView):
         if user is None:
             raise exceptions.AuthenticationFailed("The account no longer exists.", code="token_not_valid")
         return Response(UserOutputSerializer(user).data)
+
+
+class PasswordResetApi(AuthApi):
+    authentication_classes: list = []
+    # Counted per address AND per email address inside the view (api.throttling).
+    throttle_classes: list = []
+
+    @extend_schema_serializer(component_name="PasswordReset")
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+
+    @extend_schema(
+        operation_id="auth_password_reset",
+        request=InputSerializer,
+        responses={
+            202: OpenApiResponse(
+                inline_serializer("PasswordResetAccepted", {"detail": serializers.CharField()}),
+                description="Always, whether or not an account has this email (no account enumeration): "
+                "when one does, a link to the reset page is mailed. It works once, for "
+                "`PASSWORD_RESET_TIMEOUT` seconds, and not after any other password change.",
+            ),
+            **_errors(
+                s400="Missing or malformed email.",
+                s413="Too large.",
+                s415="Not JSON.",
+                s429="Too many reset requests from this address or for this email address "
+                "(`THROTTLE_PASSWORD_RESET`, each).",
+            ),  # fmt: skip
+        },
+        auth=[],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        email = data.validated_data["email"]
+        if (wait := password_reset_throttle_wait(request, email=email)) is not None:
+            raise exceptions.Throttled(wait=wait)
+        password_reset_request(email=email, site=request.build_absolute_uri("/").rstrip("/"))
+        return Response({"detail": PASSWORD_RESET_ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmApi(AuthApi):
+    authentication_classes: list = []
+
+    @extend_schema_serializer(component_name="PasswordResetConfirm")
+    class InputSerializer(serializers.Serializer):
+        uid = serializers.CharField(max_length=64)
+        token = serializers.CharField(max_length=128)
+        new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+    @extend_schema(
+        operation_id="auth_password_reset_confirm",
+        request=InputSerializer,
+        responses={
+            204: OpenApiResponse(
+                description="The password is set; every refresh token of the user stops working (every "
+                "session ends) and their websockets close."
+            ),
+            **_errors(
+                s400="`reset_link_invalid` (uid or token wrong, already used or expired), or `invalid` "
+                "with `errors.new_password` (the password validators).",
+                s413="Too large.",
+                s415="Not JSON.",
+                s429="Too many requests from this address.",
+            ),  # fmt: skip
+        },
+        auth=[],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        password_reset_confirm(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeApi(AuthApi):
+    permission_classes = [IsUser]
+    authentication_classes = [GatewayBearerAuthentication]
+
+    @extend_schema_serializer(component_name="PasswordChange")
+    class InputSerializer(serializers.Serializer):
+        old_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+        new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+    @extend_schema(
+        operation_id="auth_password_change",
+        request=InputSerializer,
+        responses={
+            204: OpenApiResponse(
+                description="Changed; every other session of the user ends (their refresh tokens stop "
+                "working), the caller's own goes on."
+            ),
+            **_errors(
+                s400="`wrong_password` (the current password; counts towards the login lockout), or "
+                "`invalid` with `errors.new_password` (the password validators).",
+                s401="No valid access token.",
+                s413="Too large.",
+                s415="Not JSON.",
+                s429="Too many requests, or `locked_out` (too many failed logins or wrong current passwords).",
+            ),  # fmt: skip
+        },
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user_password_change(user_id=request.user.id, session_id=session_id_of(request.auth), **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    created_at = serializers.DateTimeField(help_text="The login that started it.")
+    last_used_at = serializers.DateTimeField(help_text="The last time a token was issued to it (login or refresh).")
+    user_agent = serializers.CharField(allow_blank=True)
+    current = serializers.BooleanField(help_text="The session of the access token making this request.")
+
+
+class SessionListApi(APIView):
+    @extend_schema(
+        operation_id="auth_sessions_list",
+        responses={200: SessionOutputSerializer(many=True), **_errors(s401="No valid access token.")},
+    )
+    def get(self, request):
+        current = session_id_of(request.auth)
+        sessions = [
+            {**{name: getattr(session, name) for name in ("id", "created_at", "last_used_at", "user_agent")},
+             "current": session.id == current}
+            for session in session_list_live(user_id=request.user.id)
+        ]  # fmt: skip
+        return Response(SessionOutputSerializer(sessions, many=True).data)
+
+
+class SessionRevokeApi(APIView):
+    @extend_schema(
+        operation_id="auth_sessions_revoke",
+        responses={
+            204: OpenApiResponse(
+                description="Revoked: the session's refresh token stops working and the user's websockets "
+                "close (the other sessions reconnect). Its access token works until it expires."
+            ),
+            **_errors(s401="No valid access token.", s404="No live session with this id is the caller's."),
+        },
+    )
+    def delete(self, request, session_id):
+        session_revoke(user_id=request.user.id, session_id=session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,5 +7,10 @@ urlpatterns = [
     path("auth/token", apis.TokenObtainApi.as_view(), name="auth-token"),
     path("auth/token/refresh", apis.TokenRefreshApi.as_view(), name="auth-token-refresh"),
     path("auth/logout", apis.LogoutApi.as_view(), name="auth-logout"),
+    path("auth/password/reset", apis.PasswordResetApi.as_view(), name="auth-password-reset"),
+    path("auth/password/reset/confirm", apis.PasswordResetConfirmApi.as_view(), name="auth-password-reset-confirm"),
+    path("auth/password/change", apis.PasswordChangeApi.as_view(), name="auth-password-change"),
+    path("auth/sessions", apis.SessionListApi.as_view(), name="auth-sessions"),
+    path("auth/sessions/<uuid:session_id>", apis.SessionRevokeApi.as_view(), name="auth-session"),
     path("me", apis.MeApi.as_view(), name="me"),
 ]

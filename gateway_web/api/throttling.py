@@ -7,6 +7,7 @@ client address (``api.addresses.client_address``).
 
 from __future__ import annotations
 
+import hashlib
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -29,10 +30,32 @@ class ScopedThrottle(ScopedRateThrottle):
         return client_address(request)
 
 
-def throttle_wait(request: HttpRequest, *, scope: str) -> float | None:
-    """Counts this request in ``scope``; the seconds to wait if it is over the rate, else None.
-    For callers that are not DRF views (the page forms)."""
-    throttle = ScopedThrottle()
+class _KeyedThrottle(ScopedThrottle):
+    """Counts under a key the caller names (an account), not the caller's address or user."""
+
+    def __init__(self, ident: str):
+        super().__init__()
+        self.ident = ident
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.ident}
+
+
+def throttle_wait(request: HttpRequest, *, scope: str, ident: str | None = None) -> float | None:
+    """Counts this request in ``scope`` — per user or client address, or per ``ident`` when given;
+    the seconds to wait if it is over the rate, else None. For callers that are not DRF views (the
+    page forms), and for a second count inside a view."""
+    throttle = ScopedThrottle() if ident is None else _KeyedThrottle(ident)
     if throttle.allow_request(request, SimpleNamespace(throttle_scope=scope)):
         return None
     return throttle.wait() or 1.0
+
+
+def password_reset_throttle_wait(request: HttpRequest, *, email: str) -> float | None:
+    """Reset mails asked for, counted per client address and per email address (so rotating
+    addresses cannot flood one inbox). The email counts whether or not it has an account, so a 429
+    tells nothing about accounts; it is hashed so that the cache holds no addresses."""
+    if (wait := throttle_wait(request, scope="password_reset")) is not None:
+        return wait
+    account = hashlib.sha256(email.strip().casefold().encode()).hexdigest()
+    return throttle_wait(request, scope="password_reset", ident=f"email:{account}")

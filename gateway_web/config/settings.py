@@ -105,10 +105,29 @@ AXES_CLIENT_IP_CALLABLE = "api.addresses.client_address"
 # out (guesses axes already refused are not counted); docs/threat-model.md T21 has the trade-off.
 LOGIN_USERNAME_FAILURE_LIMIT = env.int("LOGIN_USERNAME_FAILURE_LIMIT", default=20)
 
+# Seconds a password reset link works (Django's token generator; it also stops working once used,
+# or once the password changed in any other way).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
+
 # Proxies (addresses or CIDRs) whose X-Forwarded-For is believed (api.addresses.client_address).
 # Empty: the peer's own address is the client's, whatever headers it sends (the dev stack, tests).
 # In compose: nginx's network, and nginx writes the address it saw.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+
+# --- Mail (password reset links) --------------------------------------------------------------
+# EMAIL_URL in django-environ's form; production: smtp+tls://user:password@smtp.example.com:587
+# (smtp+ssl:// for port 465). Unset: Django's file backend, one file per message under
+# <WALLET_DATA_DIR>/mail/ (.data/mail/ under make up) — nothing leaves the machine.
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update({k: v for k, v in env.email_url("EMAIL_URL").items() if k.startswith("EMAIL_")})
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(DATA_DIR / "mail")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Wallet <wallet@localhost>")
+# A mail server that hangs must not hold a request (and its thread) for long.
+EMAIL_TIMEOUT = 10
 
 
 # --- JWT (issued here, RS256; every service verifies with the public key) ------------------
@@ -138,11 +157,14 @@ SIMPLE_JWT = {
 }
 
 # --- REST API ---------------------------------------------------------------------------------
-# Per scope: "auth" (register, token, refresh, logout) per IP, "money" (deposits, withdrawals,
-# transfers) per user. Read on every request, so the benchmark and tests can change them.
+# Per scope: "auth" (register, token, refresh, logout, reset confirm) per IP, password change per
+# user; "money" (deposits, withdrawals, transfers) per user; "password_reset" (reset mails asked
+# for) counted twice, per IP and per email address. Read on every request, so the benchmark and
+# tests can change them.
 THROTTLE_RATES = {
     "auth": env("THROTTLE_AUTH", default="20/min"),
     "money": env("THROTTLE_MONEY", default="120/min"),
+    "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
 }
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

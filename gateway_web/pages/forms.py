@@ -35,6 +35,31 @@ class LoginForm(forms.Form):
     username.widget.attrs.update(autocomplete="username", autocapitalize="none")
 
 
+def _new_password_field(label: str = "New password") -> forms.CharField:
+    return forms.CharField(
+        max_length=128, strip=False, label=label,
+        help_text="At least 10 characters, not a common password.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )  # fmt: skip
+
+
+class PasswordResetForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    email.widget.attrs.update(autocomplete="email")
+
+
+class SetPasswordForm(forms.Form):
+    new_password = _new_password_field()
+
+
+class PasswordChangeForm(forms.Form):
+    old_password = forms.CharField(
+        max_length=128, strip=False, label="Current password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )  # fmt: skip
+    new_password = _new_password_field()
+
+
 class AmountField(forms.CharField):
     """Refused, never rounded, unless exactly representable (walletkit.money)."""
 

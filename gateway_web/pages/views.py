@@ -11,10 +11,19 @@ from decimal import Decimal
 from urllib.parse import urlencode
 from uuid import UUID
 
-from accounts.services import user_logout, user_register
-from accounts.tokens import LoginLockedOut, TokenObtainSerializer
+from accounts.selectors import session_list_live
+from accounts.services import (
+    PASSWORD_RESET_ACCEPTED,
+    password_reset_confirm,
+    password_reset_request,
+    session_revoke,
+    user_logout,
+    user_password_change,
+    user_register,
+)
+from accounts.tokens import LoginLockedOut, TokenObtainSerializer, session_id_of
 from api.client import DownstreamError
-from api.throttling import throttle_wait
+from api.throttling import password_reset_throttle_wait, throttle_wait
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -30,6 +39,9 @@ from pages.forms import (
     HistoryFilterForm,
     LoginForm,
     MovementForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    SetPasswordForm,
     SignupForm,
     TransferForm,
     WalletOpenForm,
@@ -55,6 +67,14 @@ def signin_required(view):
     return wrapper
 
 
+def _too_many(request: HttpRequest, wait: float) -> HttpResponse:
+    seconds = max(1, math.ceil(wait))
+    context = {"detail": f"Too many requests; try again in {seconds} seconds. Nothing was changed."}
+    response = render(request, "pages/throttled.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 def throttled(scope: str, *, counts=lambda request: request.method == "POST"):
     """The API's throttle scope on a form: requests for which ``counts`` is true are counted in the
     same Redis counters as the API's ("money" per user, "auth" per client address); over the rate,
@@ -64,11 +84,7 @@ def throttled(scope: str, *, counts=lambda request: request.method == "POST"):
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
             if counts(request) and (wait := throttle_wait(request, scope=scope)) is not None:
-                seconds = max(1, math.ceil(wait))
-                context = {"detail": f"Too many requests; try again in {seconds} seconds. Nothing was changed."}
-                response = render(request, "pages/throttled.html", context, status=429)
-                response["Retry-After"] = str(seconds)
-                return response
+                return _too_many(request, wait)
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -170,6 +186,86 @@ def logout(request: HttpRequest) -> HttpResponse:
     tokens_clear(response)
     messages.info(request, "You are signed out.")
     return response
+
+
+# --- Password reset and settings ----------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """The same answer whether or not the email has an account (accounts.services)."""
+    form = PasswordResetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        if (wait := password_reset_throttle_wait(request, email=email)) is not None:
+            return _too_many(request, wait)
+        password_reset_request(email=email, site=request.build_absolute_uri("/").rstrip("/"))
+        return render(request, "pages/password_reset_sent.html", {"detail": PASSWORD_RESET_ACCEPTED})
+    status = 400 if form.is_bound else 200
+    return render(request, "pages/password_reset.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@throttled("auth")
+def password_reset_confirm_page(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    form = SetPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            password_reset_confirm(uid=uidb64, token=token, new_password=form.cleaned_data["new_password"])
+        except exceptions.ValidationError as error:
+            _errors_from(form, error)
+        except ApiError as error:
+            form.add_error(None, str(error.detail))
+        else:
+            messages.success(request, "Your password is changed; log in with it. Every session was signed out.")
+            response = redirect("pages:login")
+            tokens_clear(response)
+            return response
+    status = 400 if form.is_bound else 200
+    return render(request, "pages/password_reset_confirm.html", {"form": form}, status=status)
+
+
+def _settings_page(request: HttpRequest, *, password_form: PasswordChangeForm, status: int = 200) -> HttpResponse:
+    current = session_id_of(request.access_token)
+    sessions = [
+        {"session": session, "current": session.id == current}
+        for session in session_list_live(user_id=request.principal.id)
+    ]
+    return render(request, "pages/settings.html", {"password_form": password_form, "sessions": sessions}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@signin_required
+@throttled("auth")
+def account_settings(request: HttpRequest) -> HttpResponse:
+    """Password change (POST) and the list of signed-in sessions."""
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_password_change(
+                user_id=request.principal.id, session_id=session_id_of(request.access_token), **form.cleaned_data
+            )
+        except exceptions.ValidationError as error:
+            _errors_from(form, error)
+        except ApiError as error:
+            form.add_error("old_password" if error.get_codes() == "wrong_password" else None, str(error.detail))
+        else:
+            messages.success(request, "Your password is changed. Every other session was signed out.")
+            return redirect("pages:settings")
+    return _settings_page(request, password_form=form, status=400 if form.is_bound else 200)
+
+
+@require_POST
+@signin_required
+def session_revoke_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    session_revoke(user_id=request.principal.id, session_id=session_id)
+    if session_id == session_id_of(request.access_token):
+        response = redirect("pages:login")
+        tokens_clear(response)
+        messages.info(request, "You are signed out.")
+        return response
+    messages.success(request, "That session is signed out.")
+    return redirect("pages:settings")
 
 
 # --- Dashboard and wallets ----------------------------------------------------------------------

@@ -13,6 +13,9 @@ API_ROWS = {
     ("post", "/api/v1/wallets/{wallet_id}/deposits"), ("post", "/api/v1/wallets/{wallet_id}/withdrawals"),
     ("post", "/api/v1/transfers"), ("get", "/api/v1/transactions"), ("get", "/api/v1/transactions/{transaction_id}"),
     ("get", "/api/v1/activity"), ("get", "/api/v1/healthz"), ("get", "/api/v1/readyz"),
+    ("post", "/api/v1/auth/password/reset"), ("post", "/api/v1/auth/password/reset/confirm"),
+    ("post", "/api/v1/auth/password/change"), ("get", "/api/v1/auth/sessions"),
+    ("delete", "/api/v1/auth/sessions/{session_id}"),
 }  # fmt: skip
 
 
@@ -33,7 +36,10 @@ def test_schema_declares_bearer_auth_and_public_endpoints_need_none(schema):
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
     }  # fmt: skip
     assert schema["paths"]["/api/v1/transfers"]["post"]["security"] == [{"bearerAuth": []}]
-    for path in ("/api/v1/auth/token", "/api/v1/auth/register", "/api/v1/auth/token/refresh"):
+    for path in (
+        "/api/v1/auth/token", "/api/v1/auth/register", "/api/v1/auth/token/refresh",
+        "/api/v1/auth/password/reset", "/api/v1/auth/password/reset/confirm",
+    ):  # fmt: skip
         assert schema["paths"][path]["post"].get("security", [{}]) == [{}], path
 
 
