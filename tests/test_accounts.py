@@ -46,7 +46,9 @@ def plain_text(message: Message) -> str:
 
 
 def tokens(client: httpx.Client, username: str, password: str = PASSWORD, agent: str = "e2e") -> dict:
-    response = client.post("/auth/token", json={"username": username, "password": password}, headers={"User-Agent": agent})
+    response = client.post(
+        "/auth/token", json={"username": username, "password": password}, headers={"User-Agent": agent}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -30,12 +30,12 @@ from accounts.lockout import username_failure_record, username_locked_out
 from accounts.models import Session
 from accounts.tokens import SESSION_CLAIM, LoginLockedOut
 from walletkit.errors import ApiError
+from walletkit.http import ServiceUnavailable, service_request
 
 log = logging.getLogger(__name__)
 PASSWORD_RESET_SUBJECT = "Reset your wallet password"
 # The one answer to a reset request, whether or not the email has an account (API and page).
 PASSWORD_RESET_ACCEPTED = "If an account has this email address, a link to choose a new password is on its way."
-from walletkit.http import ServiceUnavailable, service_request
 
 DEFAULT_WALLET_NAME = "Main"
 
@@ -150,9 +150,7 @@ def session_revoke_all(*, user_id: int, except_session_id: UUID | None = None) -
     of the user but that session's one (tokens from before sessions existed too). Call inside the
     transaction that changed the password. Sessions are locked in id order, then tokens are
     blacklisted: the order of token_pair_rotate."""
-    sessions = list(
-        Session.objects.select_for_update().filter(user_id=user_id, revoked_at__isnull=True).order_by("id")
-    )
+    sessions = list(Session.objects.select_for_update().filter(user_id=user_id, revoked_at__isnull=True).order_by("id"))
     kept = next((session for session in sessions if session.id == except_session_id), None)
     ended = [session.id for session in sessions if session is not kept]
     Session.objects.filter(id__in=ended).update(revoked_at=timezone.now())

@@ -22,7 +22,6 @@ from accounts.lockout import username_failure_record, username_locked_out
 from accounts.models import Session
 from walletkit.errors import ApiError
 
-
 # The claim naming the session a refresh token (and every access token made from it) belongs to.
 SESSION_CLAIM = "sid"
 USER_AGENT_MAX_LENGTH = 300

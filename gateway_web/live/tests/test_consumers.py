@@ -7,12 +7,15 @@ import uuid
 
 import jwt
 import pytest
+from accounts.tokens import session_start
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from config.asgi import application
 from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.backends.db import SessionStore
+from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -268,5 +271,38 @@ def test_logout_closes_the_users_websockets_and_no_one_elses():
         await get_channel_layer().group_send(f"user_{user.pk + 1000}", status_message(transaction_id))
         assert await someone_else.receive_json_from(timeout=DEADLINE) == status_message(transaction_id)
         await someone_else.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_password_reset_closes_the_users_websockets():
+    user = get_user_model().objects.create_user(username="live-reset-user", password="x-long-password-1")
+    uid, token = urlsafe_base64_encode(str(user.pk).encode()), default_token_generator.make_token(user)
+
+    async def scenario():
+        socket = await connected_by_message(user.pk)
+        confirm = sync_to_async(APIClient().post, thread_sensitive=False)
+        body = {"uid": uid, "token": token, "new_password": "a-brand-new-passphrase-42"}
+        out = await confirm("/api/v1/auth/password/reset/confirm", body, format="json")
+        assert out.status_code == 204, out.json()
+        assert await closed_code(socket) == CLOSE_UNAUTHENTICATED
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_revoking_a_session_closes_the_users_websockets():
+    user = get_user_model().objects.create_user(username="live-revoke-user", password="x-long-password-1")
+    stolen, mine = session_start(user=user), session_start(user=user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {mine.access_token}")
+
+    async def scenario():
+        socket = await connected_by_message(user.pk)
+        revoke = sync_to_async(api.delete, thread_sensitive=False)
+        out = await revoke(f"/api/v1/auth/sessions/{stolen['sid']}")
+        assert out.status_code == 204
+        assert await closed_code(socket) == CLOSE_UNAUTHENTICATED
 
     async_to_sync(scenario)()
