@@ -10,6 +10,7 @@ from conftest import PASSWORD
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.mailbox import bodies, mails_in, reset_link
 
@@ -222,3 +223,18 @@ def test_emails_are_unique_whatever_their_case_in_the_database(user_make):
     user_make("frank", email="Frank@Example.com")
     with pytest.raises(IntegrityError), transaction.atomic():
         get_user_model().objects.create_user(username="frank2", email="frank@example.COM", password=PASSWORD)
+
+
+def test_a_reset_also_stops_refresh_tokens_from_before_sessions(client, user, mailbox):
+    legacy = RefreshToken.for_user(user)  # no session claim: only the blacklist can stop it
+    ask_reset(client, user.email)
+    assert confirm(client, *reset_link(mails_in(mailbox)[0])).status_code == 204
+    assert refreshes(str(legacy)) == 401
+
+
+def test_a_change_also_stops_other_refresh_tokens_from_before_sessions(user):
+    legacy = RefreshToken.for_user(user)
+    mine = login(user.username)
+    assert change(mine["access"]).status_code == 204
+    assert refreshes(str(legacy)) == 401
+    assert refreshes(mine["refresh"]) == 200

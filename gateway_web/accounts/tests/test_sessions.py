@@ -8,6 +8,7 @@ import uuid
 import jwt
 import pytest
 from conftest import access_token_for
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -105,3 +106,11 @@ def test_sessions_need_a_bearer_token(client):
 def test_an_access_token_without_a_session_lists_none_as_current(user):
     login(user.username)
     assert [s["current"] for s in sessions_of(access_token_for(user))] == [False]
+
+
+def test_a_refresh_token_of_an_ended_session_is_refused_even_if_not_blacklisted(user):
+    """Rotation checks the session itself, not only the blacklist."""
+    pair = login(user.username)
+    Session.objects.filter(user=user).update(revoked_at=timezone.now())
+    response = APIClient().post(REFRESH, {"refresh": pair["refresh"]}, format="json")
+    assert response.status_code == 401 and response.json()["code"] == "token_not_valid"
