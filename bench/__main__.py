@@ -156,7 +156,8 @@ def _sustained(step: dict, *, overdraft_share: float) -> bool:
     for the final status (p99)."""
     p99 = step["accepted_to_final"]["p99_ms"]
     return (
-        step["completed_per_s"] >= 0.95 * step["offered_transfers_per_s"] * (1 - overdraft_share)
+        # 10 % slack: a 20 s step of a random mix carries about that much sampling noise at these rates.
+        step["completed_per_s"] >= 0.9 * step["offered_transfers_per_s"] * (1 - overdraft_share)
         and step["unfinished"] == 0
         and not step["unexpected_errors"]
         and not step["shed"]
