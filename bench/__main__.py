@@ -136,7 +136,7 @@ async def _search(workload: Workload, roots, tps, mix: Mix, args, closed: dict |
         step = await _phase(workload, roots, f"search {rate:.1f}/s", tps, workload.open_loop(
             mix, transfers_per_second=rate, duration=args.search_seconds), offered=rate)  # fmt: skip
         step.pop("series")
-        step["sustained"] = _sustained(step)
+        step["sustained"] = _sustained(step, overdraft_share=mix.overdraft_share)
         steps.append(step)
         if not step["sustained"]:
             break
@@ -150,12 +150,14 @@ async def _search(workload: Workload, roots, tps, mix: Mix, args, closed: dict |
     }
 
 
-def _sustained(step: dict) -> bool:
-    """Completed keeps up with offered, nothing is left unfinished or refused for overload, every error
-    is an intended one, and a user waits at most a second for the final status (p99)."""
+def _sustained(step: dict, *, overdraft_share: float) -> bool:
+    """Completed keeps up with offered (less the deliberate overdrafts, refused by design), nothing is left
+    unfinished or refused for overload, every error is an intended one, and a user waits at most a second
+    for the final status (p99)."""
     p99 = step["accepted_to_final"]["p99_ms"]
     return (
-        step["completed_per_s"] >= 0.95 * step["offered_transfers_per_s"]
+        # 10 % slack: a 20 s step of a random mix carries about that much sampling noise at these rates.
+        step["completed_per_s"] >= 0.9 * step["offered_transfers_per_s"] * (1 - overdraft_share)
         and step["unfinished"] == 0
         and not step["unexpected_errors"]
         and not step["shed"]
