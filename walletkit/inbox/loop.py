@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-from confluent_kafka import KafkaError, Message, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
 
 from walletkit import metrics
@@ -87,15 +87,21 @@ class ConsumerLoop:
                 if wanted:
                     self.apply_batch(wanted)
                 if done:
-                    # Only after the batch's database commit: a crash before this line replays it.
-                    self.consumer.commit(
-                        offsets=[TopicPartition(t, p, o) for (t, p), o in done.items()], asynchronous=False
-                    )
+                    self._offsets_commit(done)
                 self._report_lag()
         finally:
             self.consumer.close()
             self.dead_letter_producer.flush(5)
             logger.info("consumer stopped", extra={"consumer": self.names})
+
+    def _offsets_commit(self, done: dict[tuple[str, int], int]) -> None:
+        """Only after the batch's database commit: a crash before this replays the batch, which the inbox
+        turns into duplicates. So a refused commit (the group rebalanced, the broker restarted: "unknown
+        member") is logged, not fatal — the next owner of the partition replays from the last commit."""
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in done.items()], asynchronous=False)
+        except KafkaException as exc:
+            logger.warning("offset commit refused; the events will be replayed as duplicates", extra={"error": str(exc)})
 
     def _wanted(self, message: Message) -> bool:
         """False for an event type this consumer has no handler for, read from the header the relay
