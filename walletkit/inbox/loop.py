@@ -101,7 +101,7 @@ class ConsumerLoop:
         try:
             self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in done.items()], asynchronous=False)
         except KafkaException as exc:
-            logger.warning("offset commit refused; the events will be replayed as duplicates", extra={"error": str(exc)})
+            logger.warning("offset commit refused; its events will come again as duplicates", extra={"error": str(exc)})
 
     def _wanted(self, message: Message) -> bool:
         """False for an event type this consumer has no handler for, read from the header the relay
