@@ -137,3 +137,11 @@ def access_token_for(user) -> str:
 def authed(client, user) -> APIClient:
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
     return client
+
+
+@pytest.fixture
+def mailbox(settings, tmp_path):
+    """The file backend the gateway uses when EMAIL_URL is unset (pytest-django would swap in locmem)."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+    return tmp_path / "mail"

@@ -24,14 +24,6 @@ NEW_PASSWORD = "a-brand-new-passphrase-42"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def mailbox(settings, tmp_path):
-    """The file backend the gateway uses when EMAIL_URL is unset (pytest-django would swap in locmem)."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
-    return tmp_path / "mail"
-
-
 def login(username: str, password: str = PASSWORD, **headers) -> dict:
     response = APIClient().post(TOKEN, {"username": username, "password": password}, format="json", **headers)
     assert response.status_code == 200, response.json()

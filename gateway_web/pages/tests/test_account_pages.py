@@ -18,13 +18,6 @@ NEW_PASSWORD = "a-brand-new-passphrase-42"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def mailbox(settings, tmp_path):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
-    return tmp_path / "mail"
-
-
 def signed_in(username: str, password: str = PASSWORD) -> Client:
     browser = Client(HTTP_USER_AGENT="PageBrowser/1.0")
     response = browser.post("/login", {"username": username, "password": password})
