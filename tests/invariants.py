@@ -6,11 +6,15 @@ list of human-readable violations; an empty list is the proof.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import psycopg
+from confluent_kafka import Consumer, TopicPartition
 
 from walletkit.devstack.stack import Stack
+from walletkit.events import Topic
 from walletkit.testing.waiting import wait_until
 
 FINAL = ("SUCCESS", "FAILED")
@@ -34,6 +38,40 @@ def quiet(stack: Stack) -> bool:
         for name in ("transaction", "wallet", "ledger")
     )
     return pending == 0 and holds == 0 and backlog == 0
+
+
+# Each consumer group and the topics it reads (the services' settings.CONSUMERS).
+CONSUMER_GROUPS = {
+    "ledger-wallet-events": (Topic.WALLET_EVENTS,),
+    "wallet-ledger-events": (Topic.LEDGER_EVENTS,),
+    "transaction": (Topic.WALLET_EVENTS, Topic.LEDGER_EVENTS),
+    "history": (Topic.WALLET_EVENTS, Topic.LEDGER_EVENTS, Topic.TRANSACTION_EVENTS),
+}
+
+
+def consumers_caught_up(stack: Stack) -> bool:
+    """Every consumer group has committed past every message on every topic it reads: each was
+    applied, deduplicated or skipped — nothing is waiting."""
+    for group, topics in CONSUMER_GROUPS.items():
+        with _kafka_reader(stack, group) as reader:  # never subscribes: reads the group's offsets only
+            for tp in reader.committed([tp for topic in topics for tp in _partitions(stack, topic)], timeout=10):
+                committed = max(tp.offset, 0)  # negative: nothing committed yet
+                if committed < reader.get_watermark_offsets(tp, timeout=10)[1]:
+                    return False
+    return True
+
+
+def _partitions(stack: Stack, topic: str) -> list[TopicPartition]:
+    return [TopicPartition(str(topic), p) for p in range(stack.config.kafka_partitions)]
+
+
+@contextmanager
+def _kafka_reader(stack: Stack, group: str) -> Iterator[Consumer]:
+    reader = Consumer({"bootstrap.servers": stack.config.bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 def wait_quiet(stack: Stack, timeout: float = 90.0) -> None:
