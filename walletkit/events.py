@@ -82,15 +82,21 @@ class Envelope:
 
 
 def envelope_build(
-    *, event_type: EventType, payload: dict[str, Any], transaction_id: uuid.UUID | str | None = None
+    *,
+    event_type: EventType,
+    payload: dict[str, Any],
+    transaction_id: uuid.UUID | str | None = None,
+    correlation_id: str | None = None,
 ) -> Envelope:
+    """``correlation_id``: the cause's, when one call writes the events of many causes (a consumer's
+    set-based batch); otherwise the current request's or event's."""
     envelope = Envelope(
         event_id=str(uuid.uuid4()),
         event_type=str(event_type),
         version=VERSION,
         occurred_at=datetime.now(UTC).isoformat(),
         transaction_id=str(transaction_id) if transaction_id else None,
-        correlation_id=correlation_id_get(),
+        correlation_id=correlation_id or correlation_id_get(),
         payload=_jsonable(payload),
     )
     envelope_validate(envelope.to_dict())

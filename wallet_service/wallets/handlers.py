@@ -5,19 +5,32 @@ from __future__ import annotations
 from uuid import UUID
 
 from walletkit.events import Envelope, EventType
-from walletkit.inbox.registry import EventHandlers
+from walletkit.inbox.registry import EventHandlers, batched
 from wallets import services
 
 
-def ledger_posted_handle(envelope: Envelope) -> None:
-    services.hold_capture(transaction_id=UUID(envelope.transaction_id))
+@batched
+def ledger_posted_handle(envelopes: list[Envelope]) -> None:
+    services.holds_capture(
+        transaction_ids=[UUID(envelope.transaction_id) for envelope in envelopes],
+        correlation_ids=_correlation_ids(envelopes),
+    )
 
 
-def ledger_rejected_handle(envelope: Envelope) -> None:
-    services.hold_release(transaction_id=UUID(envelope.transaction_id), reason=envelope.payload["reason"])
+@batched
+def ledger_rejected_handle(envelopes: list[Envelope]) -> None:
+    services.holds_release(
+        reasons={UUID(envelope.transaction_id): envelope.payload["reason"] for envelope in envelopes},
+        correlation_ids=_correlation_ids(envelopes),
+    )
 
 
 # The ledger's decision settles the hold: posted → capture, rejected → release.
 ledger_event_handle = EventHandlers(
     {EventType.LEDGER_POSTED: ledger_posted_handle, EventType.LEDGER_REJECTED: ledger_rejected_handle}
 )
+
+
+def _correlation_ids(envelopes: list[Envelope]) -> dict[UUID, str | None]:
+    """Each settlement's event carries on its cause's correlation id."""
+    return {UUID(envelope.transaction_id): envelope.correlation_id for envelope in envelopes}

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from types import MappingProxyType
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework import status
 
 from walletkit.errors import ApiError
-from walletkit.events import EventType, Topic, envelope_build
+from walletkit.events import Envelope, EventType, Topic, envelope_build
 from walletkit.money import amount_format, currency_parse
-from walletkit.outbox.services import outbox_event_create
+from walletkit.outbox.services import outbox_event_create, outbox_events_create
 from wallets.models import Hold, Wallet, WalletResync
 
 logger = logging.getLogger(__name__)
@@ -141,51 +144,100 @@ def hold_void(*, transaction_id: UUID, type: str, amount: Decimal, acting_user_i
     return tombstone, True
 
 
-@transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
 def hold_capture(*, transaction_id: UUID) -> Hold | None:
     """The ledger posted the movement: apply it to the snapshot, exactly once."""
-    hold = Hold.objects.select_for_update(no_key=True).filter(transaction_id=transaction_id).first()
-    if hold is None:
-        logger.warning("ledger posted a transaction with no hold", extra={"transaction_id": str(transaction_id)})
-        return None
-    if hold.status != Hold.Status.RESERVED:
-        _hold_settled_log(hold, wanted=Hold.Status.CAPTURED)
-        return hold
-    wallets = _wallets_lock(hold)
-    if hold.from_wallet_id:
-        sender = wallets[hold.from_wallet_id]
-        sender.balance -= hold.amount
-        sender.held -= hold.amount
-        _wallet_save(sender)
-    if hold.to_wallet_id:
-        receiver = wallets[hold.to_wallet_id]
-        receiver.balance += hold.amount
-        _wallet_save(receiver)
-    hold.status = Hold.Status.CAPTURED
-    hold.save(update_fields=["status", "updated_at"])
-    _hold_event_write(hold, EventType.HOLD_CAPTURED)
-    return hold
+    return next(iter(holds_capture(transaction_ids=[transaction_id])), None)
+
+
+def hold_release(*, transaction_id: UUID, reason: str) -> Hold | None:
+    """The ledger said no: give the set-aside money back to ``available``, exactly once."""
+    return next(iter(holds_release(reasons={transaction_id: reason})), None)
 
 
 @transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
-def hold_release(*, transaction_id: UUID, reason: str) -> Hold | None:
-    """The ledger said no: give the set-aside money back to ``available``, exactly once."""
-    hold = Hold.objects.select_for_update(no_key=True).filter(transaction_id=transaction_id).first()
-    if hold is None:
-        logger.warning("ledger rejected a transaction with no hold", extra={"transaction_id": str(transaction_id)})
-        return None
-    if hold.status != Hold.Status.RESERVED:
-        _hold_settled_log(hold, wanted=Hold.Status.RELEASED)
-        return hold
-    if hold.sets_funds_aside:
-        sender = _wallets_lock(hold)[hold.from_wallet_id]
-        sender.held -= hold.amount
-        _wallet_save(sender)
-    hold.status = Hold.Status.RELEASED
-    hold.reason = reason[:200]
-    hold.save(update_fields=["status", "reason", "updated_at"])
-    _hold_event_write(hold, EventType.HOLD_RELEASED)
-    return hold
+def holds_capture(
+    *, transaction_ids: Sequence[UUID], correlation_ids: Mapping[UUID, str | None] = MappingProxyType({})
+) -> list[Hold]:
+    """The ledger posted these movements: apply each to the snapshot, exactly once, set-based — a
+    handful of statements for the batch instead of seven per movement. Returns the holds captured now
+    (a hold already settled, or missing, is logged and skipped: duplicates and contradictions)."""
+    holds = _holds_to_settle(transaction_ids, wanted=Hold.Status.CAPTURED)
+    wallets = _wallets_lock(holds)
+    for hold in holds:
+        if hold.from_wallet_id:
+            sender = wallets[hold.from_wallet_id]
+            sender.balance -= hold.amount
+            sender.held -= hold.amount
+            sender.version += 1
+        if hold.to_wallet_id:
+            receiver = wallets[hold.to_wallet_id]
+            receiver.balance += hold.amount
+            receiver.version += 1
+        hold.status = Hold.Status.CAPTURED
+    _settled_write(holds, wallets, EventType.HOLD_CAPTURED, correlation_ids)
+    return holds
+
+
+@transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
+def holds_release(
+    *, reasons: Mapping[UUID, str], correlation_ids: Mapping[UUID, str | None] = MappingProxyType({})
+) -> list[Hold]:
+    """The ledger said no to these movements (transaction id → reason): give the set-aside money
+    back to ``available``, exactly once each, set-based like holds_capture."""
+    holds = _holds_to_settle(list(reasons), wanted=Hold.Status.RELEASED)
+    wallets = _wallets_lock([hold for hold in holds if hold.sets_funds_aside])
+    for hold in holds:
+        if hold.sets_funds_aside:
+            sender = wallets[hold.from_wallet_id]
+            sender.held -= hold.amount
+            sender.version += 1
+        hold.status = Hold.Status.RELEASED
+        hold.reason = reasons[hold.transaction_id][:200]
+    _settled_write(holds, wallets, EventType.HOLD_RELEASED, correlation_ids)
+    return holds
+
+
+def _holds_to_settle(transaction_ids: Sequence[UUID], *, wanted: str) -> list[Hold]:
+    """Lock the transactions' holds (one statement, ascending id) and keep the RESERVED ones, in the
+    order asked. Holds are locked before wallets, always: the same order as every other settlement."""
+    locked = Hold.objects.select_for_update(no_key=True).filter(transaction_id__in=transaction_ids).order_by("id")
+    by_transaction = {hold.transaction_id: hold for hold in locked}
+    holds = []
+    for transaction_id in dict.fromkeys(transaction_ids):
+        hold = by_transaction.get(transaction_id)
+        if hold is None:
+            logger.warning(
+                "the ledger decided a transaction with no hold",
+                extra={"transaction_id": str(transaction_id), "ledger_says": wanted},
+            )
+        elif hold.status != Hold.Status.RESERVED:
+            _hold_settled_log(hold, wanted=wanted)
+        else:
+            holds.append(hold)
+    return holds
+
+
+def _settled_write(
+    holds: list[Hold], wallets: dict[UUID, Wallet], event_type: EventType, correlation_ids: Mapping[UUID, str | None]
+) -> None:
+    """One UPDATE for the wallets, one for the holds, one INSERT for their events."""
+    if not holds:
+        return
+    now = timezone.now()
+    for row in (*wallets.values(), *holds):
+        row.updated_at = now
+    Wallet.objects.bulk_update(wallets.values(), ["balance", "held", "version", "updated_at"])
+    Hold.objects.bulk_update(holds, ["status", "reason", "updated_at"])
+    outbox_events_create(
+        [
+            (
+                Topic.WALLET_EVENTS,
+                str(hold.transaction_id),
+                _hold_event(hold, event_type, correlation_ids.get(hold.transaction_id)),
+            )
+            for hold in holds
+        ]
+    )
 
 
 def _movement_check(*, type: str, from_wallet_id: UUID | None, to_wallet_id: UUID | None, amount: Decimal) -> None:
@@ -236,11 +288,11 @@ def _owned_wallet(wallet_id: UUID | None, owner_id: int, *, lock: bool) -> Walle
     return wallet
 
 
-def _wallets_lock(hold: Hold) -> dict[UUID, Wallet]:
-    """Lock every wallet the hold touches, always in ascending id order.
+def _wallets_lock(holds: Sequence[Hold]) -> dict[UUID, Wallet]:
+    """Lock every wallet the holds touch, in one statement, always in ascending id order.
 
     ORDER BY puts PostgreSQL's row locking after the sort, so the locks are taken in id order.
-    Every capture and release locks in that one order, so A→B and B→A settling at once wait
+    Every settlement locks in that one order, so A→B and B→A settling at once wait
     for each other instead of deadlocking. (Reserves lock only the sender, after no other wallet.)
 
     Every balance lock is FOR NO KEY UPDATE (``no_key=True``): a hold's foreign keys are checked
@@ -248,14 +300,17 @@ def _wallets_lock(hold: Hold) -> dict[UUID, Wallet]:
     would wait for a capture batch holding the receiver, and deadlock once the batch needs that
     sender.
     """
-    ids = [wallet_id for wallet_id in (hold.from_wallet_id, hold.to_wallet_id) if wallet_id]
+    ids = {wallet_id for hold in holds for wallet_id in (hold.from_wallet_id, hold.to_wallet_id) if wallet_id}
+    if not ids:
+        return {}
     locked = Wallet.objects.select_for_update(no_key=True).filter(id__in=ids).order_by("id")
     wallets = {wallet.id: wallet for wallet in locked}
-    # The hold's event names both owners: take them from these rows, not a query per side.
-    if hold.from_wallet_id:
-        hold.from_wallet = wallets[hold.from_wallet_id]
-    if hold.to_wallet_id:
-        hold.to_wallet = wallets[hold.to_wallet_id]
+    # The holds' events name both owners: take them from these rows, not a query per side.
+    for hold in holds:
+        if hold.from_wallet_id:
+            hold.from_wallet = wallets[hold.from_wallet_id]
+        if hold.to_wallet_id:
+            hold.to_wallet = wallets[hold.to_wallet_id]
     return wallets
 
 
@@ -274,6 +329,10 @@ def _hold_settled_log(hold: Hold, *, wanted: str) -> None:
 
 
 def _hold_event_write(hold: Hold, event_type: EventType) -> None:
+    outbox_event_create(topic=Topic.WALLET_EVENTS, key=str(hold.transaction_id), envelope=_hold_event(hold, event_type))
+
+
+def _hold_event(hold: Hold, event_type: EventType, correlation_id: str | None = None) -> Envelope:
     payload = {
         "type": hold.type,
         "amount": hold.amount,
@@ -286,8 +345,9 @@ def _hold_event_write(hold: Hold, event_type: EventType) -> None:
     }
     if event_type == EventType.HOLD_RELEASED:
         payload["reason"] = hold.reason
-    envelope = envelope_build(event_type=event_type, payload=payload, transaction_id=hold.transaction_id)
-    outbox_event_create(topic=Topic.WALLET_EVENTS, key=str(hold.transaction_id), envelope=envelope)
+    return envelope_build(
+        event_type=event_type, payload=payload, transaction_id=hold.transaction_id, correlation_id=correlation_id
+    )
 
 
 @transaction.atomic

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from itertools import groupby
+from operator import itemgetter
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from walletkit import metrics
 from walletkit.correlation import correlation_id_set
+from walletkit.db import ConnectionUpkeep
 from walletkit.events import Envelope, InvalidEvent, envelope_parse
 from walletkit.inbox.models import DeadLetter
 from walletkit.inbox.registry import ConsumerSpec
@@ -28,11 +32,13 @@ LAG_REPORT_SECONDS = 5.0
 # Events per poll, applied in one database transaction: enough to share one commit, few enough that
 # row locks taken by a batch (a wallet capture) are not held long against the API's reserve path.
 BATCH_SIZE = 50
-INBOX_INSERT = """
+# One statement claims a whole batch: the rows inserted now are the events seen for the first time.
+INBOX_CLAIM = """
     INSERT INTO inbox_event (consumer, event_id, event_type, topic, partition, "offset", processed_at)
-    VALUES (%s, %s, %s, %s, %s, %s, now())
-    ON CONFLICT (consumer, event_id) DO NOTHING RETURNING id
+    VALUES {rows}
+    ON CONFLICT (consumer, event_id) DO NOTHING RETURNING consumer, event_id
 """
+INBOX_ROW = "(%s, %s, %s, %s, %s, %s, now())"
 
 
 # What became of a consumed message (the events_consumed metric's label).
@@ -62,6 +68,7 @@ class ConsumerLoop:
         self.consumer = consumer_create(group_id=groups.pop())
         self.dead_letter_producer = producer_create()
         self._lag_reported_at = 0.0
+        self._connection_upkeep = ConnectionUpkeep()
 
     @property
     def names(self) -> str:
@@ -72,7 +79,7 @@ class ConsumerLoop:
         logger.info("consumer started", extra={"consumer": self.names, "topic": ", ".join(self.specs)})
         try:
             while not self.shutdown.requested:
-                close_old_connections()
+                self._connection_upkeep()
                 messages = self._poll_batch()
                 done: dict[tuple[str, int], int] = {}
                 wanted = []
@@ -138,10 +145,7 @@ class ConsumerLoop:
         """
         try:
             with transaction.atomic():
-                outcomes = [
-                    (self.specs[message.topic()].name, self._apply_once(envelope_parse(message.value()), message))
-                    for message in messages
-                ]
+                outcomes = self._apply_all([(envelope_parse(message.value()), message) for message in messages])
         except Exception as exc:  # noqa: BLE001 — every message is retried alone just below
             logger.warning("batch rolled back; applying one by one", extra={"error": str(exc)})
             if isinstance(exc, DatabaseError):
@@ -191,29 +195,51 @@ class ConsumerLoop:
 
     def apply(self, envelope: Envelope, message: Message) -> bool:
         """True if the effect was applied now, False if this consumer had already applied it."""
-        outcome = self._apply_once(envelope, message)
-        metrics.EVENTS_CONSUMED.labels(self.specs[message.topic()].name, outcome).inc()
-        correlation_id_set(None)
+        try:
+            with transaction.atomic():
+                [(name, outcome)] = self._apply_all([(envelope, message)])
+        finally:
+            correlation_id_set(None)
+        metrics.EVENTS_CONSUMED.labels(name, outcome).inc()
         return outcome == APPLIED
 
-    def _apply_once(self, envelope: Envelope, message: Message) -> str:
-        """Inbox row and effect in one atomic block: its own transaction, or part of a batch's (no
-        savepoint: a failure rolls the whole batch back, see apply_batch)."""
-        spec = self.specs[message.topic()]
-        if not spec.handles(envelope.event_type):
-            return SKIPPED  # a message without the event_type header, of a type not handled here
-        correlation_id_set(envelope.correlation_id)
-        with transaction.atomic(savepoint=False):
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    INBOX_INSERT,
-                    [spec.name, envelope.event_id, envelope.event_type, message.topic(),
-                     message.partition(), message.offset()],
-                )  # fmt: skip
-                first_time = cursor.fetchone() is not None
-            if first_time:
-                spec.handlers(envelope)
-        return APPLIED if first_time else DUPLICATE
+    def _apply_all(self, batch: list[tuple[Envelope, Message]]) -> list[tuple[str, str]]:
+        """Inbox rows and effects of a batch (or of one message: the same path), inside the caller's
+        transaction: ONE inbox statement claims every event, then each consumer's handlers get the
+        events seen for the first time, in order (``EventHandlers.apply_all``: runs of one type may
+        be applied set-based). No savepoint: a failure rolls the whole batch back (see apply_batch).
+        Returns (consumer name, outcome) per message."""
+        handled = [(env, message) for env, message in batch if self._spec(message).handles(env.event_type)]
+        claimed = self._inbox_claim(handled)
+        outcomes, fresh = [], []
+        for envelope, message in batch:
+            spec = self._spec(message)
+            if not spec.handles(envelope.event_type):
+                outcomes.append((spec.name, SKIPPED))  # no event_type header, and a type not handled here
+            elif (spec.name, _canonical(envelope.event_id)) in claimed:
+                claimed.discard((spec.name, _canonical(envelope.event_id)))  # twice in one batch: once
+                fresh.append((spec, envelope))
+                outcomes.append((spec.name, APPLIED))
+            else:
+                outcomes.append((spec.name, DUPLICATE))
+        for spec, run in groupby(fresh, key=itemgetter(0)):
+            spec.handlers.apply_all([envelope for _spec, envelope in run])
+        return outcomes
+
+    def _inbox_claim(self, batch: list[tuple[Envelope, Message]]) -> set[tuple[str, str]]:
+        """Insert the batch's inbox rows; returns the (consumer, event id) pairs inserted now."""
+        if not batch:
+            return set()
+        params: list = []
+        for envelope, message in batch:
+            params += [self._spec(message).name, envelope.event_id, envelope.event_type, message.topic(),
+                       message.partition(), message.offset()]  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(INBOX_CLAIM.format(rows=", ".join([INBOX_ROW] * len(batch))), params)
+            return {(name, _canonical(event_id)) for name, event_id in cursor.fetchall()}
+
+    def _spec(self, message: Message) -> ConsumerSpec:
+        return self.specs[message.topic()]
 
     def dead_letter(self, message: Message, error: Exception, *, attempts: int) -> None:
         """Park the message on the dead-letter topic (with the error in headers) so the partition moves on."""
@@ -272,3 +298,7 @@ class ConsumerLoop:
                 metrics.CONSUMER_LAG.labels(self.specs[tp.topic].name, str(tp.partition)).set(max(high - tp.offset, 0))
         except Exception as exc:  # lag is a metric, never a reason to stop consuming
             logger.debug("lag report failed", extra={"error": str(exc)})
+
+
+def _canonical(event_id: str | uuid.UUID) -> str:
+    return str(uuid.UUID(str(event_id)))

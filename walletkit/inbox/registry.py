@@ -10,24 +10,51 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import groupby
+from operator import attrgetter
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from walletkit.correlation import correlation_id_set
 from walletkit.events import Envelope, dead_letter_topic
 
 
-class EventHandlers(dict[str, Callable[[Envelope], None]]):
+class batched:  # noqa: N801 — used as a decorator
+    """Marks a handler that takes a list of envelopes (a run of one type) and applies them set-based:
+    a few statements for the run instead of a few per event. A run of one is the same code path."""
+
+    def __init__(self, function: Callable[[list[Envelope]], None]) -> None:
+        self.function = function
+        self.__name__ = function.__name__
+
+    def __call__(self, envelopes: list[Envelope]) -> None:
+        self.function(envelopes)
+
+
+class EventHandlers(dict[str, Callable[[Envelope], None] | batched]):
     """One consumer's table, event type → handler: "what handles X here" is one lookup.
 
-    Calling the table applies an envelope. A type not in it is ignored — and the loop skips such
-    messages by their ``event_type`` header before parsing them or touching the database.
+    A type not in it is ignored — and the loop skips such messages by their ``event_type`` header
+    before parsing them or touching the database.
     """
 
     def __call__(self, envelope: Envelope) -> None:
-        handler = self.get(envelope.event_type)
-        if handler is not None:
-            handler(envelope)
+        self.apply_all([envelope])
+
+    def apply_all(self, envelopes: list[Envelope]) -> None:
+        """In order: each run of consecutive events of one type goes to its handler — at once if it
+        is ``batched``, else one by one (each with its correlation id, which its events carry on)."""
+        for event_type, run in groupby(envelopes, key=attrgetter("event_type")):
+            handler = self.get(event_type)
+            if handler is None:
+                continue
+            if isinstance(handler, batched):
+                handler(list(run))
+                continue
+            for envelope in run:
+                correlation_id_set(envelope.correlation_id)
+                handler(envelope)
 
 
 @dataclass(frozen=True)

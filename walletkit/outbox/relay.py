@@ -27,10 +27,11 @@ import psycopg
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
 from walletkit import metrics
+from walletkit.db import ConnectionUpkeep
 from walletkit.kafka import admin_create, producer_create
 from walletkit.outbox.models import OutboxEvent
 from walletkit.outbox.services import NOTIFY_CHANNEL, outbox_republish
@@ -55,13 +56,14 @@ class OutboxRelay:
         self.republish_window = float(getattr(settings, "OUTBOX_REPUBLISH_WINDOW", 600.0))
         self._next_check = time.monotonic() + self.check_every
         self._admin = None  # asks the broker for high watermarks; made on first use
+        self._connection_upkeep = ConnectionUpkeep()
 
     def run(self) -> None:
         listener = None
         while not self.shutdown.requested:
             try:
                 listener = listener or self._listen()
-                close_old_connections()
+                self._connection_upkeep()
                 self.amnesia_repair()
                 published, failed = self.relay_batch()
                 if failed:

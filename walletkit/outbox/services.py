@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -23,6 +24,16 @@ def outbox_event_create(*, topic: Topic | str, key: str, envelope: Envelope) -> 
     # The insert NOTIFYs the relay (a trigger, migration 0002), delivered at COMMIT: it wakes at once.
     return OutboxEvent.objects.create(
         event_id=envelope.event_id, topic=str(topic), key=str(key), envelope=envelope.to_dict()
+    )
+
+
+def outbox_events_create(events: Sequence[tuple[Topic | str, str, Envelope]]) -> None:
+    """Many events (topic, key, envelope) in one INSERT: a consumer's set-based batch writes its events at once."""
+    if not connection.in_atomic_block:
+        raise OutboxOutsideTransaction("outbox_events_create() must be called inside transaction.atomic()")
+    OutboxEvent.objects.bulk_create(
+        OutboxEvent(event_id=envelope.event_id, topic=str(topic), key=str(key), envelope=envelope.to_dict())
+        for topic, key, envelope in events
     )
 
 

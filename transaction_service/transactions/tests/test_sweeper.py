@@ -66,6 +66,7 @@ def test_initiated_refused_while_an_earlier_try_landed_first_is_reserved_not_fai
 
 def test_initiated_with_the_wallet_unreachable_stays_initiated_and_is_retried_later(settings, closed_port_url):
     settings.SERVICE_URLS = {**settings.SERVICE_URLS, "wallet": closed_port_url}
+    settings.SWEEPER_INTERVAL = 60  # the backoff outlasts the round, however slow the machine
     tx = age(TransactionFactory(), seconds=PAST_DEADLINE)
     claimed_at = tx.next_check_at
 
