@@ -7,7 +7,7 @@ from uuid import UUID
 
 from ledger import services
 from walletkit.events import Envelope, EventType
-from walletkit.inbox.registry import EventHandlers
+from walletkit.inbox.registry import EventHandlers, batched
 
 # Who the movement concerns, passed on in the ledger's events for the read model.
 PASSED_THROUGH = ("owner_id", "from_owner_id", "to_owner_id")
@@ -17,10 +17,15 @@ def wallet_opened_handle(envelope: Envelope) -> None:
     services.account_open(wallet_id=UUID(envelope.payload["wallet_id"]), currency=envelope.payload["currency"])
 
 
-def hold_made_handle(envelope: Envelope) -> None:
+@batched
+def hold_made_handle(envelopes: list[Envelope]) -> None:
     """The wallet set money aside (or authorized a deposit): the ledger decides, posting or rejecting."""
+    services.entries_post(movements=[_movement(envelope) for envelope in envelopes])
+
+
+def _movement(envelope: Envelope) -> services.Movement:
     payload = envelope.payload
-    services.entry_post(
+    return services.Movement(
         transaction_id=UUID(envelope.transaction_id),
         type=payload["type"],
         from_wallet_id=_uuid_or_none(payload["from_wallet_id"]),
@@ -28,6 +33,7 @@ def hold_made_handle(envelope: Envelope) -> None:
         amount=Decimal(payload["amount"]),
         currency=payload["currency"],
         extra={name: payload[name] for name in PASSED_THROUGH if name in payload},
+        correlation_id=envelope.correlation_id,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from uuid import UUID
@@ -12,9 +13,9 @@ from django.utils import timezone
 
 from ledger.models import Account, JournalEntry, MovementType, Posting, Rejection
 from ledger.selectors import POSTED, REJECTED, Decision, entry_status_get
-from walletkit.events import EventType, Topic, envelope_build
+from walletkit.events import Envelope, EventType, Topic, envelope_build
 from walletkit.money import InvalidAmount, InvalidCurrency, amount_parse, currency_parse
-from walletkit.outbox.services import outbox_event_create
+from walletkit.outbox.services import outbox_events_create
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Movement:
     to_wallet_id: UUID | None
     # Passed through to the ledger's events (owner ids, for the read model); never stored.
     extra: dict = field(default_factory=dict)
+    correlation_id: str | None = None  # the cause's, carried on by the decision's event
 
     def payload(self) -> dict:
         return self.extra | {
@@ -55,7 +57,6 @@ def account_open(*, wallet_id: UUID, currency: str) -> Account:
     return account
 
 
-@transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
 def entry_post(
     *,
     transaction_id: UUID,
@@ -68,22 +69,44 @@ def entry_post(
 ) -> Decision:
     """Post the movement, or reject it; either way exactly once per transaction id."""
     movement = Movement(transaction_id, type, amount, currency, from_wallet_id, to_wallet_id, extra or {})
-    _transaction_lock(transaction_id)
-    decided = entry_status_get(transaction_id=transaction_id)
-    if decided is not None:
-        return decided
+    return entries_post(movements=[movement])[0]
+
+
+@transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
+def entries_post(*, movements: Sequence[Movement]) -> list[Decision]:
+    """Post or reject each movement, exactly once per transaction id, set-based: the batch's locks and
+    reads take a few statements, then each movement is decided in order against running balances
+    under those locks (the overdraft check sees every earlier posting of the batch), and the
+    decisions are written in one statement per table. Returns a decision per movement, in order."""
+    _transactions_lock([movement.transaction_id for movement in movements])
+    decisions = _decisions_get([movement.transaction_id for movement in movements])
+    fresh, seen = [], set(decisions)
+    for movement in movements:  # the first movement of each undecided transaction, in arrival order
+        if movement.transaction_id not in seen:
+            seen.add(movement.transaction_id)
+            fresh.append(movement)
+    valid = [movement for movement in fresh if _movement_problem(movement) is None]
+    sides = _accounts_for(valid)
+    accounts = _accounts_lock(sorted({account_id for pair in sides.values() for account_id in pair}))
+    batch = _Writes()
+    for movement in fresh:
+        decisions[movement.transaction_id] = _decide(movement, sides, accounts, batch)
+    batch.write(accounts)
+    return [decisions[movement.transaction_id] for movement in movements]
+
+
+def _decide(
+    movement: Movement, sides: dict[UUID, tuple[UUID, UUID]], accounts: dict[UUID, Account], batch: _Writes
+) -> Decision:
     problem = _movement_problem(movement)
     if problem:
-        return _reject(movement, reason=problem)
-
-    debit_id, credit_id = _accounts_for(movement)
-    accounts = _accounts_lock([debit_id, credit_id])
-    debit, credit = accounts[debit_id], accounts[credit_id]
+        return batch.reject(movement, reason=problem)
+    debit, credit = (accounts[account_id] for account_id in sides[movement.transaction_id])
     if debit.currency != movement.currency or credit.currency != movement.currency:
-        return _reject(movement, reason=CURRENCY_MISMATCH)
+        return batch.reject(movement, reason=CURRENCY_MISMATCH)
     if debit.kind == Account.Kind.WALLET and debit.balance < movement.amount:
-        return _reject(movement, reason=INSUFFICIENT_FUNDS)
-    return _post(movement, debit=debit, credit=credit)
+        return batch.reject(movement, reason=INSUFFICIENT_FUNDS)
+    return batch.post(movement, debit=debit, credit=credit)
 
 
 @transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
@@ -108,14 +131,35 @@ def entry_expire(
 
 
 def _transaction_lock(transaction_id: UUID) -> None:
+    _transactions_lock([transaction_id])
+
+
+def _transactions_lock(transaction_ids: Sequence[UUID]) -> None:
     """Serialize every decision about one transaction (FundsReserved vs the sweeper's expire).
 
     Without it both could find "no decision yet" and write an entry AND a rejection. The
-    transaction-scoped advisory lock is taken before any account lock, always.
+    transaction-scoped advisory locks are taken before any account lock, always, and in ascending
+    key order in one statement (its select list is evaluated left to right), so two batches wait
+    for each other instead of deadlocking.
     """
-    key = int.from_bytes(transaction_id.bytes[:8], "big", signed=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    keys = sorted({int.from_bytes(transaction_id.bytes[:8], "big", signed=True) for transaction_id in transaction_ids})
+    if keys:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(['pg_advisory_xact_lock(%s)'] * len(keys))}", keys)
+
+
+def _decisions_get(transaction_ids: Sequence[UUID]) -> dict[UUID, Decision]:
+    """The decisions already taken for these transactions (two statements for the batch)."""
+    decided = {
+        transaction_id: Decision(transaction_id=transaction_id, status=POSTED, entry_id=entry_id)
+        for transaction_id, entry_id in JournalEntry.objects.filter(transaction_id__in=transaction_ids).values_list(
+            "transaction_id", "id"
+        )
+    }
+    rejected = Rejection.objects.filter(transaction_id__in=set(transaction_ids) - decided.keys())
+    for transaction_id, reason in rejected.values_list("transaction_id", "reason"):
+        decided[transaction_id] = Decision(transaction_id=transaction_id, status=REJECTED, reason=reason)
+    return decided
 
 
 def _movement_problem(movement: Movement) -> str | None:
@@ -137,17 +181,31 @@ def _movement_problem(movement: Movement) -> str | None:
     return None
 
 
-def _accounts_for(movement: Movement) -> tuple[UUID, UUID]:
-    """(account debited, account credited): deposits come from outside, withdrawals go outside."""
-    wallet_accounts = _accounts_ensure(
-        wallet_ids=[w for w in (movement.from_wallet_id, movement.to_wallet_id) if w], currency=movement.currency
-    )
-    if movement.type == MovementType.TRANSFER:
-        return wallet_accounts[movement.from_wallet_id].id, wallet_accounts[movement.to_wallet_id].id
-    external = _external_account(movement.currency)
-    if movement.type == MovementType.DEPOSIT:
-        return external.id, wallet_accounts[movement.to_wallet_id].id
-    return wallet_accounts[movement.from_wallet_id].id, external.id
+def _accounts_for(movements: Sequence[Movement]) -> dict[UUID, tuple[UUID, UUID]]:
+    """transaction id → (account debited, account credited): deposits come from outside, withdrawals
+    go outside. A wallet's account missing yet is made in the currency of its first movement."""
+    currency_of: dict[UUID, str] = {}
+    for movement in movements:
+        for wallet_id in (movement.from_wallet_id, movement.to_wallet_id):
+            if wallet_id:
+                currency_of.setdefault(wallet_id, movement.currency)
+    wallet_accounts: dict[UUID, Account] = {}
+    for currency in dict.fromkeys(currency_of.values()):
+        wanted = [wallet_id for wallet_id, of in currency_of.items() if of == currency]
+        wallet_accounts |= _accounts_ensure(wallet_ids=wanted, currency=currency)
+    externals = {movement.currency: None for movement in movements if movement.type != MovementType.TRANSFER}
+    for currency in externals:
+        externals[currency] = _external_account(currency).id
+    sides = {}
+    for movement in movements:
+        if movement.type == MovementType.TRANSFER:
+            pair = wallet_accounts[movement.from_wallet_id].id, wallet_accounts[movement.to_wallet_id].id
+        elif movement.type == MovementType.DEPOSIT:
+            pair = externals[movement.currency], wallet_accounts[movement.to_wallet_id].id
+        else:
+            pair = wallet_accounts[movement.from_wallet_id].id, externals[movement.currency]
+        sides[movement.transaction_id] = pair
+    return sides
 
 
 def _accounts_ensure(*, wallet_ids: list[UUID], currency: str) -> dict[UUID, Account]:
@@ -185,40 +243,74 @@ def _accounts_lock(account_ids: list[UUID]) -> dict[UUID, Account]:
     return {a.id: a for a in Account.objects.select_for_update(no_key=True).filter(id__in=account_ids).order_by("id")}
 
 
-def _post(movement: Movement, *, debit: Account, credit: Account) -> Decision:
-    now = timezone.now()
-    entry = JournalEntry.objects.create(transaction_id=movement.transaction_id, type=movement.type, created_at=now)
-    Posting.objects.bulk_create(
-        [
-            Posting(entry=entry, account=debit, amount=-movement.amount, currency=movement.currency, created_at=now),
-            Posting(entry=entry, account=credit, amount=movement.amount, currency=movement.currency, created_at=now),
+class _Writes:
+    """A batch's decisions, collected while deciding and written in one statement per table."""
+
+    def __init__(self) -> None:
+        self.now = timezone.now()
+        self.entries: list[JournalEntry] = []
+        self.postings: list[Posting] = []
+        self.rejections: list[Rejection] = []
+        self.events: list[tuple[Topic, str, Envelope]] = []
+        self.touched: set[UUID] = set()
+
+    def post(self, movement: Movement, *, debit: Account, credit: Account) -> Decision:
+        entry = JournalEntry(transaction_id=movement.transaction_id, type=movement.type, created_at=self.now)
+        self.entries.append(entry)
+        self.postings += [
+            Posting(
+                entry=entry, account=debit, amount=-movement.amount, currency=movement.currency, created_at=self.now
+            ),
+            Posting(
+                entry=entry, account=credit, amount=movement.amount, currency=movement.currency, created_at=self.now
+            ),
         ]
-    )
-    debit.balance -= movement.amount
-    credit.balance += movement.amount
-    debit.save(update_fields=["balance"])
-    credit.save(update_fields=["balance"])
-    _event_write(movement, EventType.LEDGER_POSTED, entry_id=entry.id)
-    return Decision(transaction_id=movement.transaction_id, status=POSTED, entry_id=entry.id)
+        debit.balance -= movement.amount
+        credit.balance += movement.amount
+        self.touched |= {debit.id, credit.id}
+        self._event(movement, EventType.LEDGER_POSTED, entry_id=entry.id)
+        return Decision(transaction_id=movement.transaction_id, status=POSTED, entry_id=entry.id)
+
+    def reject(self, movement: Movement, *, reason: str) -> Decision:
+        self.rejections.append(_rejection(movement, reason=reason))
+        self._event(movement, EventType.LEDGER_REJECTED, reason=reason)
+        return Decision(transaction_id=movement.transaction_id, status=REJECTED, reason=reason)
+
+    def write(self, accounts: dict[UUID, Account]) -> None:
+        JournalEntry.objects.bulk_create(self.entries)
+        Posting.objects.bulk_create(self.postings)
+        Account.objects.bulk_update([accounts[account_id] for account_id in sorted(self.touched)], ["balance"])
+        Rejection.objects.bulk_create(self.rejections)
+        if self.events:
+            outbox_events_create(self.events)
+
+    def _event(self, movement: Movement, event_type: EventType, **fields) -> None:
+        self.events.append((Topic.LEDGER_EVENTS, str(movement.transaction_id), _event(movement, event_type, **fields)))
 
 
 def _reject(movement: Movement, *, reason: str) -> Decision:
-    Rejection.objects.create(
+    """One rejection outside a batch (the sweeper's expiry)."""
+    batch = _Writes()
+    decision = batch.reject(movement, reason=reason)
+    batch.write({})
+    return decision
+
+
+def _rejection(movement: Movement, *, reason: str) -> Rejection:
+    return Rejection(
         transaction_id=movement.transaction_id, reason=reason[:100], type=movement.type[:10],
         # A malformed amount is not stored (NUMERIC(19,4) would round or overflow it); the event carries it.
         amount=movement.amount if _fits(movement.amount) else Decimal(0),
         currency=movement.currency[:3], from_wallet_id=movement.from_wallet_id, to_wallet_id=movement.to_wallet_id,
     )  # fmt: skip
-    _event_write(movement, EventType.LEDGER_REJECTED, reason=reason)
-    return Decision(transaction_id=movement.transaction_id, status=REJECTED, reason=reason)
 
 
 def _fits(amount: Decimal) -> bool:
     return amount.is_finite() and abs(amount) < Decimal(10) ** 15 and amount.as_tuple().exponent >= -4
 
 
-def _event_write(movement: Movement, event_type: EventType, **fields) -> None:
-    envelope = envelope_build(
-        event_type=event_type, payload=movement.payload() | fields, transaction_id=movement.transaction_id
-    )
-    outbox_event_create(topic=Topic.LEDGER_EVENTS, key=str(movement.transaction_id), envelope=envelope)
+def _event(movement: Movement, event_type: EventType, **fields) -> Envelope:
+    return envelope_build(
+        event_type=event_type, payload=movement.payload() | fields, transaction_id=movement.transaction_id,
+        correlation_id=movement.correlation_id,
+    )  # fmt: skip

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import groupby
-from operator import attrgetter
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -43,10 +42,9 @@ class EventHandlers(dict[str, Callable[[Envelope], None] | batched]):
         self.apply_all([envelope])
 
     def apply_all(self, envelopes: list[Envelope]) -> None:
-        """In order: each run of consecutive events of one type goes to its handler — at once if it
-        is ``batched``, else one by one (each with its correlation id, which its events carry on)."""
-        for event_type, run in groupby(envelopes, key=attrgetter("event_type")):
-            handler = self.get(event_type)
+        """In order: each run of consecutive events with one handler goes to it — at once if it is
+        ``batched``, else one by one (each with its correlation id, which its events carry on)."""
+        for handler, run in groupby(envelopes, key=lambda envelope: self.get(envelope.event_type)):
             if handler is None:
                 continue
             if isinstance(handler, batched):
