@@ -2,63 +2,74 @@
 
 import logging
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from transactions.models import Transaction, TransactionStatus, TransactionType
-from transactions.services import transaction_status_advance
+from transactions.models import TransactionStatus, TransactionType
+from transactions.services import StatusNews, transactions_status_advance
 from walletkit.events import Envelope, EventType
-from walletkit.inbox.registry import EventHandlers
+from walletkit.inbox.registry import EventHandlers, batched
 
 logger = logging.getLogger(__name__)
 
 
-def ledger_posted_handle(envelope: Envelope) -> None:
+def _ledger_posted(envelope: Envelope) -> dict[str, Any]:
     """Only confirms the reservation (and reveals a contradiction if the transaction already FAILED):
     SUCCESS waits for the wallet's capture (decision 0005)."""
-    _advance(envelope, TransactionStatus.RESERVED, posted_at=datetime.fromisoformat(envelope.occurred_at))
+    return {"status": TransactionStatus.RESERVED, "posted_at": datetime.fromisoformat(envelope.occurred_at)}
 
 
-def ledger_rejected_handle(envelope: Envelope) -> None:
-    _advance(envelope, TransactionStatus.FAILED, envelope.payload.get("reason") or "ledger_rejected")
+def _ledger_rejected(envelope: Envelope) -> dict[str, Any]:
+    return {"status": TransactionStatus.FAILED, "reason": envelope.payload.get("reason") or "ledger_rejected"}
 
 
-def hold_captured_handle(envelope: Envelope) -> None:
+def _hold_captured(envelope: Envelope) -> dict[str, Any]:
     """SUCCESS: the money is where it should be and spendable."""
-    _advance(envelope, TransactionStatus.SUCCESS)
+    return {"status": TransactionStatus.SUCCESS}
 
 
-def hold_released_handle(envelope: Envelope) -> None:
-    _advance(envelope, TransactionStatus.FAILED, envelope.payload.get("reason") or "released")
+def _hold_released(envelope: Envelope) -> dict[str, Any]:
+    return {"status": TransactionStatus.FAILED, "reason": envelope.payload.get("reason") or "released"}
+
+
+NEWS = {
+    EventType.LEDGER_POSTED: _ledger_posted,
+    EventType.LEDGER_REJECTED: _ledger_rejected,
+    EventType.HOLD_CAPTURED: _hold_captured,
+    EventType.HOLD_RELEASED: _hold_released,
+}
+
+
+@batched
+def saga_news_handle(envelopes: list[Envelope]) -> None:
+    """Every wallet and ledger event advances its transaction: one set-based pass for a whole run
+    (all four types share this handler, so a mixed batch is one run). Idempotent: the advance is
+    monotonic, so duplicates and late news change nothing."""
+    transactions_status_advance(news=[_news(envelope) for envelope in envelopes if _has_transaction(envelope)])
 
 
 ledger_event_handle = EventHandlers(
-    {EventType.LEDGER_POSTED: ledger_posted_handle, EventType.LEDGER_REJECTED: ledger_rejected_handle}
+    {EventType.LEDGER_POSTED: saga_news_handle, EventType.LEDGER_REJECTED: saga_news_handle}
 )
 wallet_event_handle = EventHandlers(
-    {EventType.HOLD_CAPTURED: hold_captured_handle, EventType.HOLD_RELEASED: hold_released_handle}
+    {EventType.HOLD_CAPTURED: saga_news_handle, EventType.HOLD_RELEASED: saga_news_handle}
 )
 
 
-def _advance(envelope: Envelope, status: str, reason: str | None = None, posted_at: datetime | None = None) -> None:
-    """Idempotent: the advance is monotonic, so duplicates and late news change nothing."""
-    if envelope.transaction_id is None:
-        logger.warning("event without transaction id", extra={"event_id": envelope.event_id})
-        return
+def _news(envelope: Envelope) -> StatusNews:
     payload = envelope.payload
     # Wallet and ledger events carry the owner ids: the receiver is known even if the reserve reply was lost.
     receiver = payload.get("to_owner_id") if payload.get("type") == TransactionType.TRANSFER else None
-    try:
-        transaction_status_advance(
-            transaction_id=UUID(envelope.transaction_id),
-            status=status,
-            reason=reason,
-            currency=payload.get("currency"),
-            counterparty_owner_id=int(receiver) if receiver is not None else None,
-            posted_at=posted_at,
-        )
-    except Transaction.DoesNotExist:
-        # Another coordinator's transaction, or one this database lost: nothing here to advance.
-        logger.warning(
-            "event for an unknown transaction",
-            extra={"transaction_id": envelope.transaction_id, "event_type": envelope.event_type},
-        )
+    fields = NEWS[envelope.event_type](envelope) | {
+        "currency": payload.get("currency"),
+        "counterparty_owner_id": int(receiver) if receiver is not None else None,
+    }
+    return StatusNews(
+        transaction_id=UUID(envelope.transaction_id), fields=fields, correlation_id=envelope.correlation_id
+    )
+
+
+def _has_transaction(envelope: Envelope) -> bool:
+    if envelope.transaction_id is None:
+        logger.warning("event without transaction id", extra={"event_id": envelope.event_id})
+    return envelope.transaction_id is not None

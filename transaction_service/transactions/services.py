@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,9 +29,9 @@ from transactions.models import (
     TransactionType,
 )
 from transactions.selectors import transaction_open_count, transaction_shape
-from walletkit.events import EventType, Topic, envelope_build
+from walletkit.events import Envelope, EventType, Topic, envelope_build
 from walletkit.money import InvalidAmount, InvalidCurrency, amount_format, amount_parse, currency_parse
-from walletkit.outbox.services import outbox_event_create
+from walletkit.outbox.services import outbox_events_create
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +217,7 @@ def _transaction_create(*, owner_id: int, request: TransactionRequest) -> Transa
         request_fingerprint=request.fingerprint,
         next_check_at=timezone.now() + timedelta(seconds=settings.SAGA_DEADLINE),
     )
-    _status_changed_emit(tx)
+    outbox_events_create([_status_changed_event(tx)])
     return tx
 
 
@@ -333,7 +334,55 @@ def transaction_status_advance(*, transaction_id: UUID, **news: Any) -> Transact
     return _status_advance_locked(tx, **news)
 
 
-def _status_advance_locked(
+@transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
+def transactions_status_advance(*, news: Sequence[StatusNews]) -> None:
+    """transaction_status_advance for a consumer's batch, set-based: the rows locked in one statement
+    (ascending id: one order for every batch), each piece of news applied in order, the changed rows
+    written in one UPDATE and their status changes in one INSERT. News of an unknown transaction
+    (another coordinator's, or one this database lost) is logged and skipped."""
+    locked = Transaction.objects.select_for_update(no_key=True).filter(id__in={item.transaction_id for item in news})
+    rows = {tx.id: tx for tx in locked.order_by("id")}
+    changed: dict[UUID, set[str]] = {}
+    events = []
+    now = timezone.now()
+    for item in news:
+        tx = rows.get(item.transaction_id)
+        if tx is None:
+            logger.warning("news of an unknown transaction", extra={"transaction_id": str(item.transaction_id)})
+            continue
+        fields, moved = _status_apply(tx, **item.fields)
+        if fields:
+            tx.updated_at = now
+            changed.setdefault(tx.id, set()).update(fields)
+        if moved:  # the shape as of this change: a later piece of news may move it again
+            events.append(_status_changed_event(tx, correlation_id=item.correlation_id))
+    if changed:
+        fields = sorted(set().union(*changed.values()) | {"updated_at"})
+        Transaction.objects.bulk_update([rows[tx_id] for tx_id in sorted(changed)], fields)
+    if events:
+        outbox_events_create(events)
+
+
+@dataclass(frozen=True)
+class StatusNews:
+    """What an event says about one transaction: ``fields`` as transaction_status_advance takes them."""
+
+    transaction_id: UUID
+    fields: dict[str, Any]
+    correlation_id: str | None = None
+
+
+def _status_advance_locked(tx: Transaction, **news: Any) -> Transaction:
+    """transaction_status_advance on a row the caller has locked in its transaction."""
+    changed, moved = _status_apply(tx, **news)
+    if changed:
+        tx.save(update_fields=[*changed, "updated_at"])
+    if moved:
+        outbox_events_create([_status_changed_event(tx)])
+    return tx
+
+
+def _status_apply(
     tx: Transaction,
     *,
     status: str,
@@ -341,8 +390,8 @@ def _status_advance_locked(
     currency: str | None = None,
     counterparty_owner_id: int | None = None,
     posted_at: datetime | None = None,
-) -> Transaction:
-    """transaction_status_advance on a row the caller has locked in its transaction."""
+) -> tuple[list[str], bool]:
+    """Apply the news to the row in memory; returns (fields changed, whether the status moved)."""
     changed = _details_fill(tx, currency=currency, counterparty_owner_id=counterparty_owner_id)
     if posted_at is not None and tx.posted_at is None:
         tx.posted_at = posted_at
@@ -360,11 +409,7 @@ def _status_advance_locked(
         if status == TransactionStatus.RESERVED:
             tx.reserved_at = timezone.now()
             changed.append("reserved_at")
-    if changed:
-        tx.save(update_fields=[*changed, "updated_at"])
-    if moves:
-        _status_changed_emit(tx)
-    return tx
+    return changed, moves
 
 
 def _details_fill(tx: Transaction, *, currency: str | None, counterparty_owner_id: int | None) -> list[str]:
@@ -390,13 +435,14 @@ def _anomaly_record(tx: Transaction, *, status: str, reason: str | None) -> None
         logger.error("transaction anomaly", extra={"transaction_id": str(tx.id), "kind": kind, "detail": detail})
 
 
-def _status_changed_emit(tx: Transaction) -> None:
+def _status_changed_event(tx: Transaction, *, correlation_id: str | None = None) -> tuple[Topic, str, Envelope]:
     envelope = envelope_build(
         event_type=EventType.TRANSACTION_STATUS_CHANGED,
         payload={"transaction": transaction_shape(tx), "user_ids": tx.user_ids},
         transaction_id=tx.id,
+        correlation_id=correlation_id,
     )
-    outbox_event_create(topic=Topic.TRANSACTION_EVENTS, key=str(tx.id), envelope=envelope)
+    return Topic.TRANSACTION_EVENTS, str(tx.id), envelope
 
 
 # --- sweeper bookkeeping ----------------------------------------------------------------------
