@@ -8,9 +8,9 @@ from typing import Any
 from uuid import UUID
 
 from history.models import EntryType, Status
-from history.services import Movement, history_entry_record, wallet_owner_record
+from history.services import EntryNews, Movement, history_entries_record, wallet_owner_record
 from walletkit.events import Envelope, EventType, InvalidEvent
-from walletkit.inbox.registry import EventHandlers
+from walletkit.inbox.registry import EventHandlers, batched
 
 
 def wallet_opened_handle(envelope: Envelope) -> None:
@@ -23,24 +23,24 @@ def wallet_opened_handle(envelope: Envelope) -> None:
 
 # Every hold event means the wallet service accepted the movement, and names both sides' owners.
 # SUCCESS means spendable (decision 0005): the wallet's capture, not the ledger's posting.
-def hold_made_handle(envelope: Envelope) -> None:
-    _held_record(envelope, status=Status.RESERVED)
+def _hold_made(envelope: Envelope) -> EntryNews:
+    return _held_news(envelope, status=Status.RESERVED)
 
 
-def hold_captured_handle(envelope: Envelope) -> None:
-    _held_record(envelope, status=Status.SUCCESS)
+def _hold_captured(envelope: Envelope) -> EntryNews:
+    return _held_news(envelope, status=Status.SUCCESS)
 
 
-def hold_settled_without_money_handle(envelope: Envelope) -> None:
+def _hold_settled_without_money(envelope: Envelope) -> EntryNews:
     """HoldReleased, or LedgerRejected (final at once; LedgerPosted waits for the capture: not handled)."""
-    _held_record(envelope, status=Status.FAILED)
+    return _held_news(envelope, status=Status.FAILED)
 
 
-def _held_record(envelope: Envelope, *, status: str) -> None:
+def _held_news(envelope: Envelope, *, status: str) -> EntryNews:
     """A movement the wallet service holds (wallet events, and the ledger's, which follow from them)."""
     payload = envelope.payload
     movement = _movement(envelope.transaction_id, payload)
-    history_entry_record(
+    return EntryNews(
         movement=movement, status=status, seen_at=_time(envelope.occurred_at), accepted=True,
         failure_reason=str(payload.get("reason") or "") if status == Status.FAILED else "",
         owners=_payload_owners(movement, payload),
@@ -48,7 +48,7 @@ def _held_record(envelope: Envelope, *, status: str) -> None:
     )  # fmt: skip
 
 
-def transaction_status_changed_handle(envelope: Envelope) -> None:
+def _status_changed(envelope: Envelope) -> EntryNews:
     view = envelope.payload["transaction"]
     # transaction_service lists the acting user (the transaction's owner) first, then the receiver
     # the wallet service named when it accepted the transfer.
@@ -61,7 +61,7 @@ def transaction_status_changed_handle(envelope: Envelope) -> None:
     movement = _movement(view.get("id") or envelope.transaction_id, view)
     # Reserved once means a hold was made, whatever came after; FAILED without it was refused.
     accepted = status in (Status.RESERVED, Status.SUCCESS) or bool(view.get("reserved_at"))
-    history_entry_record(
+    return EntryNews(
         movement=movement, status=status, seen_at=_time(envelope.occurred_at), accepted=accepted,
         created_at=_time(view["created_at"]) if view.get("created_at") else None,
         failure_reason=str(view.get("failure_reason") or ""), owners=_accepted_owners(movement, user_ids),
@@ -69,17 +69,33 @@ def transaction_status_changed_handle(envelope: Envelope) -> None:
     )  # fmt: skip
 
 
+NEWS = {
+    EventType.FUNDS_RESERVED: _hold_made,
+    EventType.DEPOSIT_AUTHORIZED: _hold_made,
+    EventType.HOLD_CAPTURED: _hold_captured,
+    EventType.HOLD_RELEASED: _hold_settled_without_money,
+    EventType.LEDGER_REJECTED: _hold_settled_without_money,
+    EventType.TRANSACTION_STATUS_CHANGED: _status_changed,
+}
+
+
+@batched
+def entries_record_handle(envelopes: list[Envelope]) -> None:
+    """Every movement event, set-based: one pass over a run (all these types share this handler)."""
+    history_entries_record(news=[NEWS[envelope.event_type](envelope) for envelope in envelopes])
+
+
 wallet_event_handle = EventHandlers(
     {
         EventType.WALLET_OPENED: wallet_opened_handle,
-        EventType.FUNDS_RESERVED: hold_made_handle,
-        EventType.DEPOSIT_AUTHORIZED: hold_made_handle,
-        EventType.HOLD_CAPTURED: hold_captured_handle,
-        EventType.HOLD_RELEASED: hold_settled_without_money_handle,
+        EventType.FUNDS_RESERVED: entries_record_handle,
+        EventType.DEPOSIT_AUTHORIZED: entries_record_handle,
+        EventType.HOLD_CAPTURED: entries_record_handle,
+        EventType.HOLD_RELEASED: entries_record_handle,
     }
 )
-ledger_event_handle = EventHandlers({EventType.LEDGER_REJECTED: hold_settled_without_money_handle})
-transaction_event_handle = EventHandlers({EventType.TRANSACTION_STATUS_CHANGED: transaction_status_changed_handle})
+ledger_event_handle = EventHandlers({EventType.LEDGER_REJECTED: entries_record_handle})
+transaction_event_handle = EventHandlers({EventType.TRANSACTION_STATUS_CHANGED: entries_record_handle})
 
 
 def _accepted_owners(movement: Movement, user_ids: list[int]) -> dict[UUID, int]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -117,22 +117,28 @@ def wallet_owner_learn(*, wallet_id: UUID) -> int | None:
     return int(wallet["owner_id"])
 
 
+@dataclass(frozen=True)
+class EntryNews:
+    """What one event says about a movement's entries (see history_entries_record)."""
+
+    movement: Movement
+    status: str
+    seen_at: datetime
+    accepted: bool
+    created_at: datetime | None = None
+    failure_reason: str = ""
+    owners: Mapping[UUID, int] | None = None
+    actor_id: int | None = None
+    user_ids: Iterable[int] = ()
+    transaction_view: dict[str, Any] | None = None
+
+
 @transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
-def history_entry_record(
-    *,
-    movement: Movement,
-    status: str,
-    seen_at: datetime,
-    accepted: bool,
-    created_at: datetime | None = None,
-    failure_reason: str = "",
-    owners: Mapping[UUID, int] | None = None,
-    actor_id: int | None = None,
-    user_ids: Iterable[int] = (),
-    transaction_view: dict[str, Any] | None = None,
-) -> list[HistoryEntry]:
-    """Upsert the entries ``movement`` has so far. The status only moves up in rank, so a duplicate or
-    late event changes nothing; each real change is pushed to the users after commit.
+def history_entries_record(*, news: Sequence[EntryNews]) -> list[list[HistoryEntry]]:
+    """Upsert the entries each movement has so far, set-based: the batch's locks, owners and
+    existing entries read in three statements, each piece of news applied in order in memory,
+    then one INSERT and one UPDATE. The status only moves up in rank, so a duplicate or late event
+    changes nothing; each real change is pushed to the users after commit.
 
     ``accepted``: the wallet service holds the movement. Then every side gets its entry, owned by
     ``owners`` (the wallet service's word; WalletOwner wins), unknown ones claimed by WalletOpened later.
@@ -140,51 +146,89 @@ def history_entry_record(
     owns that wallet (known now, or once WalletOpened says so), and pushed to the actor alone.
     ``seen_at`` stands in for ``occurred_at`` until ``created_at`` (the transaction's) is known.
     """
-    _advisory_lock((_TRANSACTION_LOCKS, [movement.transaction_id], False), (_WALLET_LOCKS, movement.wallet_ids, True))
-    wallets = list(WalletOwner.objects.filter(wallet_id__in=movement.wallet_ids))
-    known = {wallet.wallet_id: wallet.owner_id for wallet in wallets}
-    if accepted:
+    transaction_ids = {item.movement.transaction_id for item in news}
+    wallet_ids = {wallet_id for item in news for wallet_id in item.movement.wallet_ids}
+    _advisory_lock((_TRANSACTION_LOCKS, transaction_ids, False), (_WALLET_LOCKS, wallet_ids, True))
+    known = {wallet.wallet_id: wallet for wallet in WalletOwner.objects.filter(wallet_id__in=wallet_ids)}
+    state = _Entries(HistoryEntry.objects.filter(transaction_id__in=transaction_ids))
+    recorded = [_news_apply(item, known, state) for item in news]
+    state.write()
+    return recorded
+
+
+class _Entries:
+    """A batch's entries in memory: those read at the start, those made and changed since."""
+
+    def __init__(self, existing: Iterable[HistoryEntry]) -> None:
+        self.now = timezone.now()
+        self.by_key = {(entry.transaction_id, entry.wallet_id): entry for entry in existing}
+        self.created: list[HistoryEntry] = []
+        self.changed: dict[UUID, set[str]] = {}  # id of an entry read at the start → fields changed
+
+    def add(self, entry: HistoryEntry) -> None:
+        self.by_key[(entry.transaction_id, entry.wallet_id)] = entry
+        self.created.append(entry)
+
+    def touched(self, entry: HistoryEntry, fields: list[str]) -> None:
+        if fields and not any(entry is made for made in self.created):  # a new entry is inserted as it ends up
+            self.changed.setdefault(entry.pk, set()).update(fields)
+
+    def write(self) -> None:
+        HistoryEntry.objects.bulk_create(self.created)
+        if self.changed:
+            rows = [entry for entry in self.by_key.values() if entry.pk in self.changed]
+            HistoryEntry.objects.bulk_update(rows, sorted(set().union(*self.changed.values())))
+
+
+def _news_apply(item: EntryNews, known: dict[UUID, WalletOwner], state: _Entries) -> list[HistoryEntry]:
+    movement = item.movement
+    wallets = [known[wallet_id] for wallet_id in movement.wallet_ids if wallet_id in known]
+    known_owners = {wallet.wallet_id: wallet.owner_id for wallet in wallets}
+    if item.accepted:
         sides = movement.sides()
-        owners = {**(owners or {}), **known}  # WalletOwner wins
+        owners = {**(item.owners or {}), **known_owners}  # WalletOwner wins
     else:
         sides = [side for side in movement.sides() if side[0] == movement.acting_wallet_id]
-        acting_owner = known.get(movement.acting_wallet_id)
-        owners = {movement.acting_wallet_id: acting_owner} if acting_owner == actor_id else {}
+        acting_owner = known_owners.get(movement.acting_wallet_id)
+        owners = {movement.acting_wallet_id: acting_owner} if acting_owner == item.actor_id else {}
     currency = movement.currency or next((wallet.currency for wallet in wallets), "")
-    existing = {entry.wallet_id: entry for entry in HistoryEntry.objects.filter(transaction_id=movement.transaction_id)}
-    now = timezone.now()
     entries, status_changed = [], False
     for wallet_id, direction, counterparty in sides:
-        entry = existing.get(wallet_id)
+        entry = state.by_key.get((movement.transaction_id, wallet_id))
         if entry is None:
-            entry = HistoryEntry.objects.create(
+            entry = HistoryEntry(
                 transaction_id=movement.transaction_id, wallet_id=wallet_id, owner_id=owners.get(wallet_id),
-                accepted=accepted, actor_id=actor_id, type=movement.type, direction=direction,
-                amount=movement.amount, currency=currency, counterparty_wallet_id=counterparty, status=status,
-                status_rank=STATUS_RANK[status], failure_reason=failure_reason if status == Status.FAILED else "",
-                occurred_at=created_at or seen_at, updated_at=now,
+                accepted=item.accepted, actor_id=item.actor_id, type=movement.type, direction=direction,
+                amount=movement.amount, currency=currency, counterparty_wallet_id=counterparty, status=item.status,
+                status_rank=STATUS_RANK[item.status],
+                failure_reason=item.failure_reason if item.status == Status.FAILED else "",
+                occurred_at=item.created_at or item.seen_at, updated_at=state.now,
             )  # fmt: skip
+            state.add(entry)
             status_changed = True
         else:
-            status_changed |= _entry_update(
-                entry, status=status, failure_reason=failure_reason, created_at=created_at, accepted=accepted,
-                actor_id=actor_id, owner_id=owners.get(wallet_id), currency=currency, now=now,
+            fields = _entry_update(
+                entry, status=item.status, failure_reason=item.failure_reason, created_at=item.created_at,
+                accepted=item.accepted, actor_id=item.actor_id, owner_id=owners.get(wallet_id), currency=currency,
+                now=state.now,
             )  # fmt: skip
+            state.touched(entry, fields)
+            status_changed |= "status" in fields
         entries.append(entry)
     if status_changed:
-        if accepted:  # the transaction's users (its actor, the receiver the wallet named) and the owners
-            users = set(user_ids) | {entry.owner_id for entry in entries if entry.owner_id is not None}
+        if item.accepted:  # the transaction's users (its actor, the receiver the wallet named) and the owners
+            users = set(item.user_ids) | {entry.owner_id for entry in entries if entry.owner_id is not None}
         else:
-            users = {actor_id} if actor_id is not None else set()
-        _push_after_commit(users, transaction_view or _transaction_view(movement, entries[0]))
+            users = {item.actor_id} if item.actor_id is not None else set()
+        _push_after_commit(users, item.transaction_view or _transaction_view(movement, entries[0]))
     return entries
 
 
 def _entry_update(
     entry: HistoryEntry, *, status: str, failure_reason: str, created_at: datetime | None, accepted: bool,
     actor_id: int | None, owner_id: int | None, currency: str, now: datetime,
-) -> bool:  # fmt: skip
-    """Apply what this event adds to an existing entry; True if its status moved."""
+) -> list[str]:  # fmt: skip
+    """Apply what this event adds to an existing entry, in memory; returns the fields changed."""
     changed_fields: list[str] = []
     status_moved = entry.status_rank < FINAL_RANK and STATUS_RANK[status] > entry.status_rank
     if status_moved:
@@ -211,9 +255,7 @@ def _entry_update(
     if status_moved or "owner_id" in changed_fields:
         entry.updated_at = now
         changed_fields.append("updated_at")
-    if changed_fields:
-        entry.save(update_fields=changed_fields)
-    return status_moved
+    return changed_fields
 
 
 def _transaction_view(movement: Movement, entry: HistoryEntry) -> dict[str, Any]:
