@@ -1,22 +1,19 @@
 """Two-factor sign-in through the API: turning it on with a code computed from the secret, login
 with a TOTP or a recovery code, replays and drift, turning it off, and the lockouts wrong codes
-count towards. The TOTP clock is frozen (``clock``) so that a code is exactly one step off when a
-test says so, whatever the wall clock does meanwhile."""
+count towards. The TOTP clock is frozen (``clock``, accounts.tests.totp) so that a code is exactly
+one step off when a test says so, whatever the wall clock does meanwhile."""
 
 from __future__ import annotations
 
 import base64
 import threading
-from base64 import b32decode
-from types import SimpleNamespace
 
 import pytest
 from conftest import PASSWORD, access_token_for
 from django.db import connection
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp import models as totp_models
 from rest_framework.test import APIClient
 
+from accounts.tests.totp import STEP, code
 from accounts.two_factor import two_factor_code_accepted
 
 TOKEN = "/api/v1/auth/token"
@@ -24,24 +21,7 @@ STATUS = "/api/v1/auth/2fa"
 SETUP = "/api/v1/auth/2fa/setup"
 CONFIRM = "/api/v1/auth/2fa/confirm"
 DISABLE = "/api/v1/auth/2fa/disable"
-STEP = 30
 THREADS = 8
-NOW = 1_900_000_020.0 + 10  # 10 s into a step: every code below is whole steps away
-
-
-@pytest.fixture
-def clock(monkeypatch) -> SimpleNamespace:
-    """The time django-otp checks TOTP codes at; tests move it by whole steps."""
-    frozen = SimpleNamespace(now=NOW)
-    monkeypatch.setattr(totp_models, "time", SimpleNamespace(time=lambda: frozen.now))
-    return frozen
-
-
-def code(secret: str, clock: SimpleNamespace, steps: int = 0) -> str:
-    """The authenticator's code ``steps`` time steps from the frozen clock."""
-    totp = TOTP(b32decode(secret), step=STEP)
-    totp.time = clock.now + steps * STEP
-    return f"{totp.token():06d}"
 
 
 def bearer(user) -> APIClient:
