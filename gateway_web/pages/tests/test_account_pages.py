@@ -156,11 +156,11 @@ def test_login_page_asks_for_the_code_when_two_factor_is_on(user, clock):
     assert browser.post("/settings/two-factor/confirm", {"code": code(secret, clock)}).status_code == 200
     clock.now += STEP
 
-    asked = Client().post("/login", {"username": user.username, "password": PASSWORD})
+    credentials = {"username": user.username, "password": PASSWORD}
+    asked = Client().post("/login", credentials)
     assert asked.status_code == 400 and b"Two-factor sign-in is on for this account" in asked.content
-    wrong = Client().post("/login", {"username": user.username, "password": PASSWORD, "otp": code(secret, clock, steps=5)})
+    wrong = Client().post("/login", {**credentials, "otp": code(secret, clock, steps=5)})
     assert wrong.status_code == 400 and b"wrong or was already used" in wrong.content
-    credentials = {"username": user.username, "password": PASSWORD, "otp": code(secret, clock)}
-    done = Client().post("/login", credentials)
+    done = Client().post("/login", {**credentials, "otp": code(secret, clock)})
     assert done.status_code == 302 and done["Location"] == "/"
     assert django_settings.JWT_ACCESS_COOKIE in done.cookies
