@@ -112,7 +112,7 @@ def test_two_factor_is_turned_on_in_settings_and_then_needed_to_log_in(browser, 
         expect(page.get_by_role("heading", name="Your wallets")).to_be_visible()
 
         page.goto("/settings")
-        page.get_by_label("Your password").fill(PASSWORD)
+        page.get_by_label("Your password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Set up two-factor sign-in").click()
         expect(page.get_by_role("img", name="QR code of your two-factor sign-in secret")).to_be_visible()
         secret = page.locator("#two-factor-secret").inner_text()
@@ -121,8 +121,7 @@ def test_two_factor_is_turned_on_in_settings_and_then_needed_to_log_in(browser, 
         page.get_by_role("button", name="Turn on two-factor sign-in").click()
         expect(page.get_by_role("list", name="Recovery codes").get_by_role("listitem")).to_have_count(10)
 
-        page.goto("/logout")
-        page.get_by_role("button", name="Log out").click()
+        page.get_by_role("navigation", name="Main").get_by_role("button", name="Log out").click()
         expect(page).to_have_url(re.compile(r"/login$"))
         page.get_by_label("Username").fill(person.username)
         page.get_by_label("Password", exact=True).fill(PASSWORD)
