@@ -8,13 +8,16 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 import pytest
+from accounts.tests import totp
 from accounts.tokens import TokenObtainSerializer
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django_otp.plugins.otp_totp import models as totp_models
 from rest_framework.test import APIClient
 
 PASSWORD = "correct-horse-battery-staple"
@@ -137,6 +140,14 @@ def access_token_for(user) -> str:
 def authed(client, user) -> APIClient:
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
     return client
+
+
+@pytest.fixture
+def clock(monkeypatch) -> SimpleNamespace:
+    """The time django-otp checks TOTP codes at, frozen (accounts.tests.totp); tests move ``now``."""
+    frozen = SimpleNamespace(now=totp.NOW)
+    monkeypatch.setattr(totp_models, "time", SimpleNamespace(time=lambda: frozen.now))
+    return frozen
 
 
 @pytest.fixture

@@ -1,17 +1,22 @@
 """Accounts against the whole stack: password reset by mail through the pages in real Chromium
-(the mail read back from the gateway's file backend, <WALLET_DATA_DIR>/mail/), and the session
-list, revocation and password change through the public API."""
+(the mail read back from the gateway's file backend, <WALLET_DATA_DIR>/mail/), two-factor sign-in
+turned on in /settings and then needed to log in (codes computed from the secret on the page, as an
+authenticator app would), and the session list, revocation and password change through the public
+API."""
 
 from __future__ import annotations
 
 import email
 import re
+import time
+from base64 import b32decode
 from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
 
 import httpx
 import pytest
+from django_otp.oath import TOTP
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, Tab
@@ -86,6 +91,52 @@ def test_a_forgotten_password_is_reset_through_the_mailed_link(browser, gateway_
     finally:
         tab.close()
     assert refresh_status(person.client, api_session["refresh"]) == 401
+
+
+def authenticator_code(secret: str, at: float) -> str:
+    """What an authenticator app holding ``secret`` shows at the time ``at``."""
+    totp = TOTP(b32decode(secret))
+    totp.time = at
+    return f"{totp.token():06d}"
+
+
+def test_two_factor_is_turned_on_in_settings_and_then_needed_to_log_in(browser, gateway_url):
+    person = Person.sign_up(gateway_url, prefix="twofactor")
+    tab = Tab.open(browser, gateway_url)
+    try:
+        page = tab.page
+        page.goto("/login")
+        page.get_by_label("Username").fill(person.username)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Your wallets")).to_be_visible()
+
+        page.goto("/settings")
+        page.get_by_label("Your password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Set up two-factor sign-in").click()
+        expect(page.get_by_role("img", name="QR code of your two-factor sign-in secret")).to_be_visible()
+        secret = page.locator("#two-factor-secret").inner_text()
+        confirmed_at = time.time()
+        page.get_by_label("Authentication code").fill(authenticator_code(secret, confirmed_at))
+        page.get_by_role("button", name="Turn on two-factor sign-in").click()
+        expect(page.get_by_role("list", name="Recovery codes").get_by_role("listitem")).to_have_count(10)
+
+        page.get_by_role("navigation", name="Main").get_by_role("button", name="Log out").click()
+        expect(page).to_have_url(re.compile(r"/login$"))
+        page.get_by_label("Username").fill(person.username)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_text("Two-factor sign-in is on for this account")).to_be_visible()
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        # The confirming code is spent (a replay is refused): the app's next one, one step ahead.
+        page.get_by_label("Authentication code").fill(authenticator_code(secret, confirmed_at + 30))
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Your wallets")).to_be_visible()
+        assert tab.csp_violations() == []
+    finally:
+        tab.close()
+    refused = person.client.post("/auth/token", json={"username": person.username, "password": PASSWORD})
+    assert (refused.status_code, refused.json()["code"]) == (401, "otp_required")
 
 
 def test_sessions_are_listed_revoked_and_ended_by_a_password_change(gateway_url):

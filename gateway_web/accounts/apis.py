@@ -24,6 +24,13 @@ from accounts.services import (
     user_register,
 )
 from accounts.tokens import TokenObtainSerializer, TokenPairSerializer, session_id_of, token_pair_rotate
+from accounts.two_factor import (
+    RECOVERY_CODE_COUNT,
+    two_factor_confirm,
+    two_factor_disable,
+    two_factor_setup,
+    two_factor_status,
+)
 
 
 def _errors(**described: str) -> dict:
@@ -86,6 +93,11 @@ class TokenObtainApi(AuthApi):
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField()
         password = serializers.CharField(trim_whitespace=False)
+        otp = serializers.CharField(
+            required=False, max_length=64,
+            help_text="With two-factor sign-in on: the authenticator's current 6-digit code, or an unused "
+            "recovery code (spent by this login).",
+        )  # fmt: skip
 
     @extend_schema(
         operation_id="auth_token",
@@ -94,7 +106,9 @@ class TokenObtainApi(AuthApi):
             200: TokenPairSerializer,
             **_errors(
                 s400="Missing fields.",
-                s401="Wrong username or password.",
+                s401="Wrong username or password; or, the password being right, `otp_required` (two-factor "
+                "sign-in is on and no `otp` was sent: send it again with one) or `otp_invalid` (wrong, "
+                "already used or expired code; counts as a failed login).",
                 s413="Too large.",
                 s415="Not JSON.",
                 s429="Too many requests from this address, or `locked_out`: too many failed logins for this "
@@ -327,4 +341,127 @@ class SessionRevokeApi(APIView):
     )
     def delete(self, request, session_id):
         session_revoke(user_id=request.user.id, session_id=session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Two-factor sign-in ---------------------------------------------------------------------------
+
+
+class TwoFactorStatusOutputSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(help_text="Whether login needs a code.")
+    recovery_codes_left = serializers.IntegerField(
+        help_text=f"Unused, of the {RECOVERY_CODE_COUNT} given when it was turned on."
+    )
+
+
+class TwoFactorStatusApi(APIView):
+    @extend_schema(
+        operation_id="auth_2fa_status",
+        responses={200: TwoFactorStatusOutputSerializer, **_errors(s401="No valid access token.")},
+    )
+    def get(self, request):
+        return Response(TwoFactorStatusOutputSerializer(two_factor_status(user_id=request.user.id)).data)
+
+
+class TwoFactorSetupApi(AuthApi):
+    permission_classes = [IsUser]
+    authentication_classes = [GatewayBearerAuthentication]
+
+    @extend_schema_serializer(component_name="TwoFactorSetupRequest")
+    class InputSerializer(serializers.Serializer):
+        password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+    @extend_schema_serializer(component_name="TwoFactorSetup")
+    class OutputSerializer(serializers.Serializer):
+        secret = serializers.CharField(help_text="Base32, for typing into an authenticator app by hand.")
+        otpauth_uri = serializers.CharField(help_text="`otpauth://totp/…`, what the QR code holds.")
+        qr_code = serializers.CharField(help_text="A `data:image/svg+xml;base64,…` URI of the QR code, drawn here.")
+
+    @extend_schema(
+        operation_id="auth_2fa_setup",
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(
+                OutputSerializer,
+                description="A new secret, not in force until confirmed (`/auth/2fa/confirm`); it replaces "
+                "one set up and not confirmed.",
+            ),
+            **_errors(
+                s400="`wrong_password` (counts towards the login lockout).",
+                s401="No valid access token.",
+                s409="`two_factor_enabled`: already on; turn it off first.",
+                s413="Too large.",
+                s415="Not JSON.",
+                s429="Too many requests, or `locked_out`.",
+            ),  # fmt: skip
+        },
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        setup = two_factor_setup(user_id=request.user.id, **data.validated_data)
+        return Response(self.OutputSerializer(setup).data)
+
+
+class TwoFactorCodeInputSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+
+
+class TwoFactorConfirmApi(AuthApi):
+    permission_classes = [IsUser]
+    authentication_classes = [GatewayBearerAuthentication]
+
+    @extend_schema_serializer(component_name="TwoFactorEnabled")
+    class OutputSerializer(serializers.Serializer):
+        enabled = serializers.BooleanField()
+        recovery_codes = serializers.ListField(
+            child=serializers.CharField(),
+            help_text=f"{RECOVERY_CODE_COUNT} one-time codes that stand in for the authenticator; shown this "
+            "once only.",
+        )  # fmt: skip
+
+    @extend_schema(
+        operation_id="auth_2fa_confirm",
+        request=TwoFactorCodeInputSerializer,
+        responses={
+            200: OpenApiResponse(OutputSerializer, description="On: from now on login needs a code."),
+            **_errors(
+                s400="`otp_invalid` (the code is not the secret's current one), or `two_factor_not_set_up`.",
+                s401="No valid access token.",
+                s409="`two_factor_enabled`: already on.",
+                s413="Too large.",
+                s415="Not JSON.",
+                s429="Too many requests, or `locked_out`.",
+            ),  # fmt: skip
+        },
+    )
+    def post(self, request):
+        data = TwoFactorCodeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        codes = two_factor_confirm(user_id=request.user.id, code=data.validated_data["code"])
+        return Response(self.OutputSerializer({"enabled": True, "recovery_codes": codes}).data)
+
+
+class TwoFactorDisableApi(AuthApi):
+    permission_classes = [IsUser]
+    authentication_classes = [GatewayBearerAuthentication]
+
+    @extend_schema(
+        operation_id="auth_2fa_disable",
+        request=TwoFactorCodeInputSerializer,
+        responses={
+            204: OpenApiResponse(description="Off: login needs the password only; the recovery codes are gone."),
+            **_errors(
+                s400="`otp_invalid` (wrong or used code; counts as a failed login), or `two_factor_not_enabled`.",
+                s401="No valid access token.",
+                s413="Too large.",
+                s415="Not JSON.",
+                s429="Too many requests, or `locked_out`.",
+            ),  # fmt: skip
+        },
+    )
+    def post(self, request):
+        data = TwoFactorCodeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        two_factor_disable(user_id=request.user.id, code=data.validated_data["code"], request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

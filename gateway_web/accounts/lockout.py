@@ -9,7 +9,20 @@ cool-off lock the username for everyone until the cool-off has passed without a 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
 from django.core.cache import cache
+from django.http import HttpRequest
+from rest_framework import status
+
+from walletkit.errors import ApiError
+
+
+class LoginLockedOut(ApiError):
+    def __init__(self):
+        super().__init__(
+            "Too many failed login attempts; try again later.",
+            code="locked_out", status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        )  # fmt: skip
 
 
 def _key(username: str) -> str:
@@ -35,3 +48,12 @@ def username_failure_record(*, username: str) -> None:
     except ValueError:  # expired between add and incr: start again
         cache.set(key, 1, timeout=_cooloff_seconds())
     cache.touch(key, timeout=_cooloff_seconds())
+
+
+def login_code_failure_record(*, username: str, request: HttpRequest | None) -> None:
+    """A wrong second-factor code after the right password counts as a failed login, as a wrong
+    password does: here, and in django-axes' username + address lockout, which listens to Django's
+    ``user_login_failed`` (it needs the Django request, not DRF's wrapper)."""
+    username_failure_record(username=username)
+    if request is not None:
+        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)

@@ -11,16 +11,16 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from accounts.lockout import username_failure_record, username_locked_out
+from accounts.lockout import LoginLockedOut, username_failure_record, username_locked_out
 from accounts.models import Session
-from walletkit.errors import ApiError
+from accounts.two_factor import login_second_factor_check
 
 # The claim naming the session a refresh token (and every access token made from it) belongs to.
 SESSION_CLAIM = "sid"
@@ -35,21 +35,16 @@ def user_agent_of(request: HttpRequest | None) -> str:
     return (request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:USER_AGENT_MAX_LENGTH]
 
 
-class LoginLockedOut(ApiError):
-    def __init__(self):
-        super().__init__(
-            "Too many failed login attempts; try again later.",
-            code="locked_out", status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-        )  # fmt: skip
-
-
 class TokenObtainSerializer(TokenObtainPairSerializer):
     """Adds ``is_staff`` so services can check staff rights without asking the gateway (a refresh
     re-reads it from the user: token_pair_rotate).
 
     Raises LoginLockedOut, before any password is checked, for a username locked by either
-    lockout; the API and the login page both log in through here.
+    lockout; the API and the login page both log in through here. With two-factor sign-in on, the
+    right password is not enough: ``otp`` must carry a code (accounts.two_factor).
     """
+
+    otp = serializers.CharField(required=False, allow_blank=True, max_length=64)
 
     @classmethod
     def get_token(cls, user):
@@ -72,6 +67,7 @@ class TokenObtainSerializer(TokenObtainPairSerializer):
                 raise LoginLockedOut() from None
             username_failure_record(username=username)
             raise
+        login_second_factor_check(user=self.user, code=attrs.get("otp"), request=self.context.get("request"))
         refresh = session_start(user=self.user, user_agent=user_agent_of(self.context.get("request")))
         return {"refresh": str(refresh), "access": str(refresh.access_token)}
 

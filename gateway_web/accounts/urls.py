@@ -12,5 +12,9 @@ urlpatterns = [
     path("auth/password/change", apis.PasswordChangeApi.as_view(), name="auth-password-change"),
     path("auth/sessions", apis.SessionListApi.as_view(), name="auth-sessions"),
     path("auth/sessions/<uuid:session_id>", apis.SessionRevokeApi.as_view(), name="auth-session"),
+    path("auth/2fa", apis.TwoFactorStatusApi.as_view(), name="auth-2fa"),
+    path("auth/2fa/setup", apis.TwoFactorSetupApi.as_view(), name="auth-2fa-setup"),
+    path("auth/2fa/confirm", apis.TwoFactorConfirmApi.as_view(), name="auth-2fa-confirm"),
+    path("auth/2fa/disable", apis.TwoFactorDisableApi.as_view(), name="auth-2fa-disable"),
     path("me", apis.MeApi.as_view(), name="me"),
 ]

@@ -27,6 +27,9 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework_simplejwt.token_blacklist",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "accounts",
@@ -104,6 +107,14 @@ AXES_CLIENT_IP_CALLABLE = "api.addresses.client_address"
 # above, not this one. Larger than AXES_FAILURE_LIMIT so that one address cannot lock a stranger
 # out (guesses axes already refused are not counted); docs/threat-model.md T21 has the trade-off.
 LOGIN_USERNAME_FAILURE_LIMIT = env.int("LOGIN_USERNAME_FAILURE_LIMIT", default=20)
+
+# Two-factor sign-in (django-otp, accounts.two_factor). The name authenticator apps show.
+OTP_TOTP_ISSUER = env("TWO_FACTOR_ISSUER", default="Wallet")
+# django-otp's own per-device back-off is off: a wrong code counts as a failed login in the two
+# lockouts above instead (shared by every gateway process, and the same rule as for passwords),
+# and its silent refusal of a right code during the back-off would read as a wrong code.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 # Seconds a password reset link works (Django's token generator; it also stops working once used,
 # or once the password changed in any other way).

@@ -27,12 +27,23 @@ class SignupForm(forms.Form):
     email.widget.attrs.update(autocomplete="email")
 
 
+def _code_field(**kwargs) -> forms.CharField:
+    """A TOTP code from an authenticator app, or a recovery code (letters and digits)."""
+    field = forms.CharField(max_length=64, label="Authentication code", **kwargs)
+    field.widget.attrs.update(autocomplete="one-time-code", autocapitalize="none", spellcheck="false")
+    return field
+
+
 class LoginForm(forms.Form):
     username = forms.CharField(max_length=150)
     password = forms.CharField(
         max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
     username.widget.attrs.update(autocomplete="username", autocapitalize="none")
+    otp = _code_field(
+        required=False,
+        help_text="Only with two-factor sign-in on: the 6-digit code from your authenticator app, or a recovery code.",
+    )
 
 
 def _new_password_field(label: str = "New password") -> forms.CharField:
@@ -58,6 +69,17 @@ class PasswordChangeForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )  # fmt: skip
     new_password = _new_password_field()
+
+
+class TwoFactorSetupForm(forms.Form):
+    password = forms.CharField(
+        max_length=128, strip=False, label="Your password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )  # fmt: skip
+
+
+class TwoFactorCodeForm(forms.Form):
+    code = _code_field()
 
 
 class AmountField(forms.CharField):

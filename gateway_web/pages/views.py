@@ -22,6 +22,13 @@ from accounts.services import (
     user_register,
 )
 from accounts.tokens import LoginLockedOut, TokenObtainSerializer, session_id_of
+from accounts.two_factor import (
+    two_factor_confirm,
+    two_factor_disable,
+    two_factor_pending,
+    two_factor_setup,
+    two_factor_status,
+)
 from api.client import DownstreamError
 from api.throttling import password_reset_throttle_wait, throttle_wait
 from django.contrib import messages
@@ -44,6 +51,8 @@ from pages.forms import (
     SetPasswordForm,
     SignupForm,
     TransferForm,
+    TwoFactorCodeForm,
+    TwoFactorSetupForm,
     WalletOpenForm,
     idempotency_key_new,
 )
@@ -116,16 +125,26 @@ def _errors_from(form, error: exceptions.ValidationError | DownstreamError) -> N
 # --- Sign-up, login, logout ---------------------------------------------------------------------
 
 
-def _signed_in(request: HttpRequest, *, username: str, password: str, form) -> HttpResponse | None:
-    """Checks the password the way the API does (django-axes counts failures); sets the cookies."""
-    serializer = TokenObtainSerializer(data={"username": username, "password": password}, context={"request": request})
+LOGIN_REFUSED = {
+    "otp_required": "Two-factor sign-in is on for this account: enter the code from your authenticator app "
+    "(or a recovery code) with your password.",
+    "otp_invalid": "That authentication code is wrong or was already used.",
+}
+
+
+def _signed_in(request: HttpRequest, *, username: str, password: str, form, otp: str = "") -> HttpResponse | None:
+    """Checks the password (and the code, with two-factor sign-in on) the way the API does
+    (django-axes counts failures); sets the cookies."""
+    credentials = {"username": username, "password": password, "otp": otp}
+    serializer = TokenObtainSerializer(data=credentials, context={"request": request})
     try:
         serializer.is_valid(raise_exception=True)
     except LoginLockedOut as locked:
         form.add_error(None, str(locked.detail))
         return None
-    except exceptions.AuthenticationFailed:
-        form.add_error(None, "Wrong username or password.")
+    except exceptions.AuthenticationFailed as refused:
+        reason = LOGIN_REFUSED.get(refused.get_codes(), "Wrong username or password.")
+        form.add_error("otp" if refused.get_codes() in LOGIN_REFUSED else None, reason)
         return None
     target = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
@@ -225,13 +244,26 @@ def password_reset_confirm_page(request: HttpRequest, uidb64: str, token: str) -
     return render(request, "pages/password_reset_confirm.html", {"form": form}, status=status)
 
 
-def _settings_page(request: HttpRequest, *, password_form: PasswordChangeForm, status: int = 200) -> HttpResponse:
+def _settings_page(
+    request: HttpRequest, *, password_form: PasswordChangeForm | None = None, status: int = 200, **two_factor
+) -> HttpResponse:
+    """The whole page; ``two_factor`` overrides parts of its two-factor section (a form with
+    errors, the recovery codes just made)."""
+    user_id = request.principal.id
     current = session_id_of(request.access_token)
     sessions = [
-        {"session": session, "current": session.id == current}
-        for session in session_list_live(user_id=request.principal.id)
+        {"session": session, "current": session.id == current} for session in session_list_live(user_id=user_id)
     ]
-    return render(request, "pages/settings.html", {"password_form": password_form, "sessions": sessions}, status=status)
+    context = {
+        "password_form": password_form or PasswordChangeForm(),
+        "sessions": sessions,
+        "two_factor": two_factor_status(user_id=user_id),
+        "pending": two_factor_pending(user_id=user_id),
+        "setup_form": TwoFactorSetupForm(),
+        "code_form": TwoFactorCodeForm(),
+        **two_factor,
+    }
+    return render(request, "pages/settings.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -253,6 +285,59 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Your password is changed. Every other session was signed out.")
             return redirect("pages:settings")
     return _settings_page(request, password_form=form, status=400 if form.is_bound else 200)
+
+
+def _two_factor_refused(request: HttpRequest, error: ApiError, **forms) -> HttpResponse:
+    """The settings page again, the refusal on the form that was sent."""
+    form = next(iter(forms.values()))
+    field = {"wrong_password": "password", "otp_invalid": "code"}.get(error.get_codes())
+    form.add_error(field, str(error.detail))
+    return _settings_page(request, status=error.status_code, **forms)
+
+
+@require_POST
+@signin_required
+@throttled("auth")
+def two_factor_setup_page(request: HttpRequest) -> HttpResponse:
+    """Starts the setup: the page then shows the QR code and asks for a first code."""
+    form = TwoFactorSetupForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, setup_form=form, status=400)
+    try:
+        two_factor_setup(user_id=request.principal.id, password=form.cleaned_data["password"])
+    except ApiError as error:
+        return _two_factor_refused(request, error, setup_form=form)
+    return redirect(f"{reverse('pages:settings')}#two-factor")
+
+
+@require_POST
+@signin_required
+@throttled("auth")
+def two_factor_confirm_page(request: HttpRequest) -> HttpResponse:
+    """Turns it on; the answer is the one page that ever shows the recovery codes (no redirect)."""
+    form = TwoFactorCodeForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, code_form=form, status=400)
+    try:
+        codes = two_factor_confirm(user_id=request.principal.id, code=form.cleaned_data["code"])
+    except ApiError as error:
+        return _two_factor_refused(request, error, code_form=form)
+    return _settings_page(request, recovery_codes=codes)
+
+
+@require_POST
+@signin_required
+@throttled("auth")
+def two_factor_disable_page(request: HttpRequest) -> HttpResponse:
+    form = TwoFactorCodeForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, code_form=form, status=400)
+    try:
+        two_factor_disable(user_id=request.principal.id, code=form.cleaned_data["code"], request=request)
+    except ApiError as error:
+        return _two_factor_refused(request, error, code_form=form)
+    messages.success(request, "Two-factor sign-in is off: logging in needs your password only.")
+    return redirect("pages:settings")
 
 
 @require_POST

@@ -9,6 +9,7 @@ import pytest
 from accounts.models import Session
 from accounts.tests.mailbox import mails_in, reset_link
 from accounts.tests.test_passwords import login, refreshes
+from accounts.tests.totp import STEP, code
 from conftest import PASSWORD
 from django.conf import settings as django_settings
 from django.test import Client
@@ -110,3 +111,56 @@ def test_settings_forms_need_the_csrf_token(user):
     browser = Client(enforce_csrf_checks=True)
     browser.cookies = signed_in(user.username).cookies
     assert browser.post("/settings", {"old_password": PASSWORD, "new_password": NEW_PASSWORD}).status_code == 403
+
+
+# --- Two-factor sign-in -------------------------------------------------------------------------
+
+
+SECRET_ON_PAGE = re.compile(r'id="two-factor-secret">([A-Z2-7]+)<')
+
+
+def test_two_factor_is_turned_on_and_off_on_the_settings_page(user, clock):
+    browser = signed_in(user.username)
+    page = browser.get("/settings").content.decode()
+    assert "Two-factor sign-in" in page and "Set up two-factor sign-in" in page
+    wrong = browser.post("/settings/two-factor/setup", {"password": "not-the-password"})
+    assert wrong.status_code == 400 and b"The password is wrong." in wrong.content
+
+    assert browser.post("/settings/two-factor/setup", {"password": PASSWORD}).status_code == 302
+    page = browser.get("/settings").content.decode()
+    assert 'src="data:image/svg+xml;base64,' in page
+    secret = SECRET_ON_PAGE.search(page)[1]
+    refused = browser.post("/settings/two-factor/confirm", {"code": code(secret, clock, steps=4)})
+    assert refused.status_code == 400 and b"wrong or was already used" in refused.content
+    assert SECRET_ON_PAGE.search(refused.content.decode())[1] == secret  # the QR code is still there
+
+    on = browser.post("/settings/two-factor/confirm", {"code": code(secret, clock)})
+    assert on.status_code == 200
+    shown = re.findall(r"<li><code>([a-z2-7]+)</code></li>", on.content.decode())
+    assert len(shown) == 10
+    later = browser.get("/settings").content.decode()
+    assert "Two-factor sign-in is on." in later and "10 recovery codes left" in later
+    assert not any(recovery in later for recovery in shown)  # shown once
+
+    clock.now += STEP
+    assert browser.post("/settings/two-factor/disable", {"code": code(secret, clock, steps=5)}).status_code == 400
+    off = browser.post("/settings/two-factor/disable", {"code": code(secret, clock)})
+    assert off.status_code == 302
+    assert "Set up two-factor sign-in" in browser.get("/settings").content.decode()
+
+
+def test_login_page_asks_for_the_code_when_two_factor_is_on(user, clock):
+    browser = signed_in(user.username)
+    browser.post("/settings/two-factor/setup", {"password": PASSWORD})
+    secret = SECRET_ON_PAGE.search(browser.get("/settings").content.decode())[1]
+    assert browser.post("/settings/two-factor/confirm", {"code": code(secret, clock)}).status_code == 200
+    clock.now += STEP
+
+    credentials = {"username": user.username, "password": PASSWORD}
+    asked = Client().post("/login", credentials)
+    assert asked.status_code == 400 and b"Two-factor sign-in is on for this account" in asked.content
+    wrong = Client().post("/login", {**credentials, "otp": code(secret, clock, steps=5)})
+    assert wrong.status_code == 400 and b"wrong or was already used" in wrong.content
+    done = Client().post("/login", {**credentials, "otp": code(secret, clock)})
+    assert done.status_code == 302 and done["Location"] == "/"
+    assert django_settings.JWT_ACCESS_COOKIE in done.cookies
