@@ -6,12 +6,16 @@ from api import apis
 urlpatterns = [
     path("wallets", apis.WalletListCreateApi.as_view(), name="wallet-list"),
     path("wallets/<uuid:wallet_id>", apis.WalletDetailApi.as_view(), name="wallet-detail"),
+    path("wallets/<uuid:wallet_id>/limits", apis.WalletLimitsApi.as_view(), name="wallet-limits"),
     path("wallets/<uuid:wallet_id>/history", apis.WalletHistoryApi.as_view(), name="wallet-history"),
     path("wallets/<uuid:wallet_id>/deposits", apis.WalletDepositApi.as_view(), name="wallet-deposit"),
     path("wallets/<uuid:wallet_id>/withdrawals", apis.WalletWithdrawalApi.as_view(), name="wallet-withdrawal"),
     path("transfers", apis.TransferCreateApi.as_view(), name="transfer-create"),
     path("transactions", apis.TransactionListApi.as_view(), name="transaction-list"),
     path("transactions/<uuid:transaction_id>", apis.TransactionDetailApi.as_view(), name="transaction-detail"),
+    path(
+        "transactions/<uuid:transaction_id>/refunds", apis.TransactionRefundApi.as_view(), name="transaction-refunds"
+    ),
     path("activity", apis.ActivityListApi.as_view(), name="activity-list"),
     path("healthz", apis.HealthApi.as_view(), name="api-healthz"),
     path("readyz", apis.ReadyApi.as_view(), name="api-readyz"),

@@ -129,12 +129,16 @@ def _movement_problem(movement: Movement) -> str | None:
         MovementType.DEPOSIT: (False, True),
         MovementType.WITHDRAWAL: (True, False),
         MovementType.TRANSFER: (True, True),
+        MovementType.REFUND: (True, True),
     }.get(movement.type)
     if expected != wallets or (
-        movement.type == MovementType.TRANSFER and movement.from_wallet_id == movement.to_wallet_id
+        movement.type in WALLET_TO_WALLET and movement.from_wallet_id == movement.to_wallet_id
     ):
         return INVALID_MOVEMENT
     return None
+
+
+WALLET_TO_WALLET = (MovementType.TRANSFER, MovementType.REFUND)
 
 
 def _accounts_for(movement: Movement) -> tuple[UUID, UUID]:
@@ -142,7 +146,7 @@ def _accounts_for(movement: Movement) -> tuple[UUID, UUID]:
     wallet_accounts = _accounts_ensure(
         wallet_ids=[w for w in (movement.from_wallet_id, movement.to_wallet_id) if w], currency=movement.currency
     )
-    if movement.type == MovementType.TRANSFER:
+    if movement.type in WALLET_TO_WALLET:
         return wallet_accounts[movement.from_wallet_id].id, wallet_accounts[movement.to_wallet_id].id
     external = _external_account(movement.currency)
     if movement.type == MovementType.DEPOSIT:

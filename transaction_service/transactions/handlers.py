@@ -46,7 +46,8 @@ def _advance(envelope: Envelope, status: str, reason: str | None = None, posted_
         return
     payload = envelope.payload
     # Wallet and ledger events carry the owner ids: the receiver is known even if the reserve reply was lost.
-    receiver = payload.get("to_owner_id") if payload.get("type") == TransactionType.TRANSFER else None
+    two_sided = payload.get("type") in (TransactionType.TRANSFER, TransactionType.REFUND)
+    receiver = payload.get("to_owner_id") if two_sided else None
     try:
         transaction_status_advance(
             transaction_id=UUID(envelope.transaction_id),
