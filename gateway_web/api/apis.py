@@ -23,9 +23,9 @@ from api.shapes import (
     HistoryEntrySerializer,
     HistoryPageSerializer,
     HistoryQuerySerializer,
+    TransactionDetailSerializer,
     TransactionPageSerializer,
     TransactionQuerySerializer,
-    TransactionDetailSerializer,
     TransactionSerializer,
     WalletLimitsSerializer,
     WalletSerializer,
@@ -144,7 +144,9 @@ class WalletLimitsApi(APIView):
         daily_out = AmountField(allow_null=True, help_text="Decimal string, or null for no daily limit.")
         monthly_out = AmountField(allow_null=True, help_text="Decimal string, or null for no monthly limit.")
 
-    @extend_schema(operation_id="wallets_limits_retrieve", responses={200: WalletLimitsSerializer, **_errors(401, 404, 503)})
+    @extend_schema(
+        operation_id="wallets_limits_retrieve", responses={200: WalletLimitsSerializer, **_errors(401, 404, 503)}
+    )
     def get(self, request, wallet_id: UUID):
         return client.forward(request, "GET", "wallet", f"/wallets/{wallet_id}/limits", output=WalletLimitsSerializer)
 
@@ -159,7 +161,9 @@ class WalletLimitsApi(APIView):
     def put(self, request, wallet_id: UUID):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        body = {name: amount_format(value) if value is not None else None for name, value in data.validated_data.items()}
+        body = {
+            name: amount_format(value) if value is not None else None for name, value in data.validated_data.items()
+        }
         return client.forward(
             request, "PUT", "wallet", f"/wallets/{wallet_id}/limits", output=WalletLimitsSerializer, json=body
         )

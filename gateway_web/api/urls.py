@@ -13,9 +13,7 @@ urlpatterns = [
     path("transfers", apis.TransferCreateApi.as_view(), name="transfer-create"),
     path("transactions", apis.TransactionListApi.as_view(), name="transaction-list"),
     path("transactions/<uuid:transaction_id>", apis.TransactionDetailApi.as_view(), name="transaction-detail"),
-    path(
-        "transactions/<uuid:transaction_id>/refunds", apis.TransactionRefundApi.as_view(), name="transaction-refunds"
-    ),
+    path("transactions/<uuid:transaction_id>/refunds", apis.TransactionRefundApi.as_view(), name="transaction-refunds"),
     path("activity", apis.ActivityListApi.as_view(), name="activity-list"),
     path("healthz", apis.HealthApi.as_view(), name="api-healthz"),
     path("readyz", apis.ReadyApi.as_view(), name="api-readyz"),

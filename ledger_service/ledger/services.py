@@ -131,9 +131,7 @@ def _movement_problem(movement: Movement) -> str | None:
         MovementType.TRANSFER: (True, True),
         MovementType.REFUND: (True, True),
     }.get(movement.type)
-    if expected != wallets or (
-        movement.type in WALLET_TO_WALLET and movement.from_wallet_id == movement.to_wallet_id
-    ):
+    if expected != wallets or (movement.type in WALLET_TO_WALLET and movement.from_wallet_id == movement.to_wallet_id):
         return INVALID_MOVEMENT
     return None
 

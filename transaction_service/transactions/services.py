@@ -175,7 +175,9 @@ def transaction_initiate(
     return tx.response_status, tx.response_body
 
 
-def transaction_refund_initiate(*, owner_id: int, original_id: UUID, amount: object, idempotency_key: object) -> Response:
+def transaction_refund_initiate(
+    *, owner_id: int, original_id: UUID, amount: object, idempotency_key: object
+) -> Response:
     """A REFUND of a SUCCESS transfer the caller received, back to its sender's wallet, through the same saga.
 
     The bound (refunds not FAILED add up to at most the original) is checked and the refund created in one
@@ -249,9 +251,9 @@ def _refund_create(*, owner_id: int, request: TransactionRequest) -> tuple[Trans
         return existing, False  # the same key won the lock first: a replay, not a second refund
     if original.status != TransactionStatus.SUCCESS:
         raise RefundRefused({"code": "not_refundable", "detail": "Only a settled (SUCCESS) transfer can be refunded."})
-    refunded = (
-        original.refunds.exclude(status=TransactionStatus.FAILED).aggregate(total=Sum("amount"))["total"] or Decimal(0)
-    )
+    refunded = original.refunds.exclude(status=TransactionStatus.FAILED).aggregate(total=Sum("amount"))[
+        "total"
+    ] or Decimal(0)
     if refunded + request.amount > original.amount:
         raise RefundRefused(
             {

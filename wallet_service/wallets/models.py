@@ -66,7 +66,7 @@ class Hold(models.Model):
         DEPOSIT = "DEPOSIT"
         WITHDRAWAL = "WITHDRAWAL"
         TRANSFER = "TRANSFER"
-        REFUND = "REFUND"  # a transfer back from a transfer's receiver to its sender (transaction_service checks the bound)
+        REFUND = "REFUND"  # a transfer back to a transfer's sender (transaction_service checks the bound)
 
     class Status(models.TextChoices):
         RESERVED = "RESERVED"

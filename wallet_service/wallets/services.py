@@ -133,11 +133,12 @@ def _limits_check(sender: Wallet, amount: Decimal) -> None:
         if limit is not None
     )
     if amount > remaining:
+        left = amount_format(max(remaining, Decimal(0)))
         raise ApiError(
-            "This would exceed the wallet's spending limit.",
+            f"This would exceed the wallet's spending limit: {left} {sender.currency} remains.",
             code="limit_exceeded",
             status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
-            extra={"remaining": amount_format(max(remaining, Decimal(0)))},
+            extra={"remaining": left},
         )
 
 

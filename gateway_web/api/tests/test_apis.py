@@ -19,7 +19,7 @@ TRANSACTION = {
     "id": TX_ID, "type": "DEPOSIT", "status": "RESERVED", "amount": "12.5000", "currency": "USD",
     "from_wallet_id": None, "to_wallet_id": WALLET_ID, "failure_reason": None,
     "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-    "reserved_at": "2026-01-01T00:00:00.100000Z", "posted_at": None,
+    "reserved_at": "2026-01-01T00:00:00.100000Z", "posted_at": None, "refund_of": None,
 }  # fmt: skip
 ENTRY = {
     "id": "1", "transaction_id": TX_ID, "wallet_id": WALLET_ID, "type": "DEPOSIT", "direction": "CREDIT",

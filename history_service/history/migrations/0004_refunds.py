@@ -4,15 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('history', '0003_entry_accepted'),
+        ("history", "0003_entry_accepted"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='historyentry',
-            name='type',
-            field=models.CharField(choices=[('DEPOSIT', 'Deposit'), ('WITHDRAWAL', 'Withdrawal'), ('TRANSFER', 'Transfer'), ('REFUND', 'Refund')], max_length=10),
+            model_name="historyentry",
+            name="type",
+            field=models.CharField(
+                choices=[
+                    ("DEPOSIT", "Deposit"),
+                    ("WITHDRAWAL", "Withdrawal"),
+                    ("TRANSFER", "Transfer"),
+                    ("REFUND", "Refund"),
+                ],
+                max_length=10,
+            ),
         ),
     ]

@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0003_suspense_and_adjustment'),
+        ("ledger", "0003_suspense_and_adjustment"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='journalentry',
-            name='type',
-            field=models.CharField(choices=[('DEPOSIT', 'Deposit'), ('WITHDRAWAL', 'Withdrawal'), ('TRANSFER', 'Transfer'), ('REFUND', 'Refund'), ('ADJUSTMENT', 'Adjustment')], max_length=10),
+            model_name="journalentry",
+            name="type",
+            field=models.CharField(
+                choices=[
+                    ("DEPOSIT", "Deposit"),
+                    ("WITHDRAWAL", "Withdrawal"),
+                    ("TRANSFER", "Transfer"),
+                    ("REFUND", "Refund"),
+                    ("ADJUSTMENT", "Adjustment"),
+                ],
+                max_length=10,
+            ),
         ),
     ]

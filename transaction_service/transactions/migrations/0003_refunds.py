@@ -5,32 +5,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('transactions', '0002_timeline'),
+        ("transactions", "0002_timeline"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='transaction',
-            name='transaction_wallets_match_type',
+            model_name="transaction",
+            name="transaction_wallets_match_type",
         ),
         migrations.AddField(
-            model_name='transaction',
-            name='refund_of',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='transactions.transaction'),
+            model_name="transaction",
+            name="refund_of",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="refunds",
+                to="transactions.transaction",
+            ),
         ),
         migrations.AlterField(
-            model_name='transaction',
-            name='type',
-            field=models.CharField(choices=[('DEPOSIT', 'Deposit'), ('WITHDRAWAL', 'Withdrawal'), ('TRANSFER', 'Transfer'), ('REFUND', 'Refund')], max_length=10),
+            model_name="transaction",
+            name="type",
+            field=models.CharField(
+                choices=[
+                    ("DEPOSIT", "Deposit"),
+                    ("WITHDRAWAL", "Withdrawal"),
+                    ("TRANSFER", "Transfer"),
+                    ("REFUND", "Refund"),
+                ],
+                max_length=10,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('from_wallet_id__isnull', True), ('to_wallet_id__isnull', False), ('type', 'DEPOSIT')), models.Q(('from_wallet_id__isnull', False), ('to_wallet_id__isnull', True), ('type', 'WITHDRAWAL')), models.Q(('from_wallet_id__isnull', False), ('to_wallet_id__isnull', False), ('type', 'TRANSFER'), models.Q(('from_wallet_id', models.F('to_wallet_id')), _negated=True)), models.Q(('from_wallet_id__isnull', False), ('to_wallet_id__isnull', False), ('type', 'REFUND'), models.Q(('from_wallet_id', models.F('to_wallet_id')), _negated=True)), _connector='OR'), name='transaction_wallets_match_type'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("from_wallet_id__isnull", True), ("to_wallet_id__isnull", False), ("type", "DEPOSIT")),
+                    models.Q(("from_wallet_id__isnull", False), ("to_wallet_id__isnull", True), ("type", "WITHDRAWAL")),
+                    models.Q(
+                        ("from_wallet_id__isnull", False),
+                        ("to_wallet_id__isnull", False),
+                        ("type", "TRANSFER"),
+                        models.Q(("from_wallet_id", models.F("to_wallet_id")), _negated=True),
+                    ),
+                    models.Q(
+                        ("from_wallet_id__isnull", False),
+                        ("to_wallet_id__isnull", False),
+                        ("type", "REFUND"),
+                        models.Q(("from_wallet_id", models.F("to_wallet_id")), _negated=True),
+                    ),
+                    _connector="OR",
+                ),
+                name="transaction_wallets_match_type",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('refund_of__isnull', False), ('type', 'REFUND')), models.Q(models.Q(('type', 'REFUND'), _negated=True), ('refund_of__isnull', True)), _connector='OR'), name='transaction_refund_names_its_original'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("refund_of__isnull", False), ("type", "REFUND")),
+                    models.Q(models.Q(("type", "REFUND"), _negated=True), ("refund_of__isnull", True)),
+                    _connector="OR",
+                ),
+                name="transaction_refund_names_its_original",
+            ),
         ),
     ]

@@ -26,9 +26,7 @@ def settled_transfer(amount: str = "10") -> Transaction:
 
 
 def refund(original: Transaction, amount: str, *, key: str = "refund-1", owner_id: int = RECEIVER):
-    return transaction_refund_initiate(
-        owner_id=owner_id, original_id=original.id, amount=amount, idempotency_key=key
-    )
+    return transaction_refund_initiate(owner_id=owner_id, original_id=original.id, amount=amount, idempotency_key=key)
 
 
 @pytest.fixture

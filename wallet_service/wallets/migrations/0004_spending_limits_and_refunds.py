@@ -4,45 +4,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('wallets', '0003_hold_voided'),
+        ("wallets", "0003_hold_voided"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='hold',
-            name='hold_wallets_match_type',
+            model_name="hold",
+            name="hold_wallets_match_type",
         ),
         migrations.AddField(
-            model_name='wallet',
-            name='daily_out_limit',
+            model_name="wallet",
+            name="daily_out_limit",
             field=models.DecimalField(blank=True, decimal_places=4, max_digits=19, null=True),
         ),
         migrations.AddField(
-            model_name='wallet',
-            name='monthly_out_limit',
+            model_name="wallet",
+            name="monthly_out_limit",
             field=models.DecimalField(blank=True, decimal_places=4, max_digits=19, null=True),
         ),
         migrations.AlterField(
-            model_name='hold',
-            name='type',
-            field=models.CharField(choices=[('DEPOSIT', 'Deposit'), ('WITHDRAWAL', 'Withdrawal'), ('TRANSFER', 'Transfer'), ('REFUND', 'Refund')], max_length=10),
+            model_name="hold",
+            name="type",
+            field=models.CharField(
+                choices=[
+                    ("DEPOSIT", "Deposit"),
+                    ("WITHDRAWAL", "Withdrawal"),
+                    ("TRANSFER", "Transfer"),
+                    ("REFUND", "Refund"),
+                ],
+                max_length=10,
+            ),
         ),
         migrations.AddIndex(
-            model_name='hold',
-            index=models.Index(condition=models.Q(('from_wallet__isnull', False)), fields=['from_wallet', 'created_at'], include=('amount', 'status'), name='hold_outgoing_by_time'),
+            model_name="hold",
+            index=models.Index(
+                condition=models.Q(("from_wallet__isnull", False)),
+                fields=["from_wallet", "created_at"],
+                include=("amount", "status"),
+                name="hold_outgoing_by_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='hold',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('from_wallet__isnull', True), ('status', 'VOIDED'), ('to_wallet__isnull', True)), models.Q(('from_wallet__isnull', True), ('to_wallet__isnull', False), ('type', 'DEPOSIT')), models.Q(('from_wallet__isnull', False), ('to_wallet__isnull', True), ('type', 'WITHDRAWAL')), models.Q(('from_wallet__isnull', False), ('to_wallet__isnull', False), ('type__in', ['TRANSFER', 'REFUND']), models.Q(('from_wallet', models.F('to_wallet')), _negated=True)), _connector='OR'), name='hold_wallets_match_type'),
+            model_name="hold",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("from_wallet__isnull", True), ("status", "VOIDED"), ("to_wallet__isnull", True)),
+                    models.Q(("from_wallet__isnull", True), ("to_wallet__isnull", False), ("type", "DEPOSIT")),
+                    models.Q(("from_wallet__isnull", False), ("to_wallet__isnull", True), ("type", "WITHDRAWAL")),
+                    models.Q(
+                        ("from_wallet__isnull", False),
+                        ("to_wallet__isnull", False),
+                        ("type__in", ["TRANSFER", "REFUND"]),
+                        models.Q(("from_wallet", models.F("to_wallet")), _negated=True),
+                    ),
+                    _connector="OR",
+                ),
+                name="hold_wallets_match_type",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='wallet',
-            constraint=models.CheckConstraint(condition=models.Q(('daily_out_limit__isnull', True), ('daily_out_limit__gt', 0), _connector='OR'), name='wallet_daily_limit_positive'),
+            model_name="wallet",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("daily_out_limit__isnull", True), ("daily_out_limit__gt", 0), _connector="OR"),
+                name="wallet_daily_limit_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='wallet',
-            constraint=models.CheckConstraint(condition=models.Q(('monthly_out_limit__isnull', True), ('monthly_out_limit__gt', 0), _connector='OR'), name='wallet_monthly_limit_positive'),
+            model_name="wallet",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("monthly_out_limit__isnull", True), ("monthly_out_limit__gt", 0), _connector="OR"),
+                name="wallet_monthly_limit_positive",
+            ),
         ),
     ]
