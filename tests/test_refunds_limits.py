@@ -40,7 +40,9 @@ def limits_set(person: Person, daily: str | None, monthly: str | None = None, wa
 
 
 def refund(person: Person, transaction_id: str, amount: str, *, key: str | None = None) -> httpx.Response:
-    return person.post(f"/transactions/{transaction_id}/refunds", {"amount": amount}, key=key or uuid.uuid4().hex)
+    return person.post(
+        f"/transactions/{transaction_id}/refunds", {"amount": amount}, key=uuid.uuid4().hex if key is None else key
+    )
 
 
 def paid(alice: Person, bob: Person, amount: str) -> str:
