@@ -71,7 +71,7 @@ def _handler(downstream: Downstream):
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = _serve
+        do_GET = do_POST = do_PUT = _serve
 
         def log_message(self, *args):
             pass

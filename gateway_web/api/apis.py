@@ -23,16 +23,18 @@ from api.shapes import (
     HistoryEntrySerializer,
     HistoryPageSerializer,
     HistoryQuerySerializer,
+    TransactionDetailSerializer,
     TransactionPageSerializer,
     TransactionQuerySerializer,
     TransactionSerializer,
+    WalletLimitsSerializer,
     WalletSerializer,
 )
 from api.throttling import ScopedThrottle
 from walletkit.errors import ApiError
 from walletkit.fields import AmountField
 from walletkit.health import database_ready
-from walletkit.money import InvalidCurrency, currency_parse
+from walletkit.money import InvalidCurrency, amount_format, currency_parse
 
 
 def _errors(*codes: int) -> dict:
@@ -79,8 +81,9 @@ MONEY_ERRORS = {
     422: OpenApiResponse(
         ErrorSerializer,
         description="Refused by a business rule, nothing moves: `insufficient_funds` (also `available`, the "
-        "wallet's available amount as a decimal string), `currency_mismatch` (between the caller's own wallets), "
-        "`expired`.",
+        "wallet's available amount as a decimal string), `limit_exceeded` (also `remaining`: what the wallet's "
+        "daily and monthly spending limits still allow today), `currency_mismatch` (between the caller's own "
+        "wallets), `expired`.",
     ),
     503: OpenApiResponse(
         ErrorSerializer,
@@ -131,6 +134,39 @@ class WalletDetailApi(APIView):
     @extend_schema(operation_id="wallets_retrieve", responses={200: WalletSerializer, **_errors(401, 404, 503)})
     def get(self, request, wallet_id: UUID):
         return client.forward(request, "GET", "wallet", f"/wallets/{wallet_id}", output=WalletSerializer)
+
+
+class WalletLimitsApi(APIView):
+    """Spending limits on what leaves the wallet (withdrawals, transfers, refunds), per UTC day and month."""
+
+    @extend_schema_serializer(component_name="WalletLimitsSet")
+    class InputSerializer(serializers.Serializer):
+        daily_out = AmountField(allow_null=True, help_text="Decimal string, or null for no daily limit.")
+        monthly_out = AmountField(allow_null=True, help_text="Decimal string, or null for no monthly limit.")
+
+    @extend_schema(
+        operation_id="wallets_limits_retrieve", responses={200: WalletLimitsSerializer, **_errors(401, 404, 503)}
+    )
+    def get(self, request, wallet_id: UUID):
+        return client.forward(request, "GET", "wallet", f"/wallets/{wallet_id}/limits", output=WalletLimitsSerializer)
+
+    @extend_schema(
+        operation_id="wallets_limits_update",
+        description="Set both limits (null removes one). Outgoing movements count from their reservation; a "
+        "refused or failed one stops counting. A movement that would pass a limit is refused "
+        "`422 limit_exceeded` with `remaining`; concurrent movements cannot together pass it.",
+        request=InputSerializer,
+        responses={200: WalletLimitsSerializer, **_errors(400, 401, 404, 413, 415, 503)},
+    )
+    def put(self, request, wallet_id: UUID):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = {
+            name: amount_format(value) if value is not None else None for name, value in data.validated_data.items()
+        }
+        return client.forward(
+            request, "PUT", "wallet", f"/wallets/{wallet_id}/limits", output=WalletLimitsSerializer, json=body
+        )
 
 
 class WalletHistoryApi(APIView):
@@ -227,12 +263,38 @@ class TransactionListApi(APIView):
 
 class TransactionDetailApi(APIView):
     @extend_schema(
-        operation_id="transactions_retrieve", responses={200: TransactionSerializer, **_errors(401, 404, 503)}
+        operation_id="transactions_retrieve", responses={200: TransactionDetailSerializer, **_errors(401, 404, 503)}
     )
     def get(self, request, transaction_id: UUID):
         return client.forward(
-            request, "GET", "transaction", f"/transactions/{transaction_id}", output=TransactionSerializer
+            request, "GET", "transaction", f"/transactions/{transaction_id}", output=TransactionDetailSerializer
         )
+
+
+class TransactionRefundApi(APIView):
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "money"
+
+    @extend_schema(
+        operation_id="transactions_refund",
+        description="Send (part of) a received SUCCESS transfer back to its sender's wallet: a `REFUND` "
+        "transaction with `refund_of`, through the same saga as a transfer (and counted by the spending limits "
+        "of the wallet it leaves). Only the transfer's receiver may; anyone else gets `404`. Refunds not "
+        "`FAILED` add up to at most the original: `422 refund_exceeds_original` (with `refundable`), also for "
+        "concurrent requests. `422 not_refundable`: the transfer is not SUCCESS.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=MovementInputSerializer,
+        responses={202: TransactionSerializer, **MONEY_ERRORS},
+    )
+    def post(self, request, transaction_id: UUID):
+        key = client.idempotency_key_get(request)
+        data = MovementInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payload = {"amount": amount_format(data.validated_data["amount"]), "idempotency_key": key}
+        return client.forward(
+            request, "POST", "transaction", f"/transactions/{transaction_id}/refunds", output=TransactionSerializer,
+            json=payload, timeout=client.movement_timeout(),
+        )  # fmt: skip
 
 
 class ActivityListApi(APIView):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-TRANSACTION_TYPES = ["DEPOSIT", "WITHDRAWAL", "TRANSFER"]
+TRANSACTION_TYPES = ["DEPOSIT", "WITHDRAWAL", "TRANSFER", "REFUND"]
 TRANSACTION_STATUSES = ["INITIATED", "RESERVED", "SUCCESS", "FAILED"]
 DIRECTIONS = ["CREDIT", "DEBIT"]
 
@@ -38,6 +38,22 @@ class TransactionSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     reserved_at = serializers.DateTimeField(allow_null=True, required=False, help_text="When funds were reserved.")
     posted_at = serializers.DateTimeField(allow_null=True, required=False, help_text="When the ledger posted it.")
+    refund_of = serializers.UUIDField(
+        allow_null=True, required=False, help_text="A REFUND's original transfer; null for every other type."
+    )
+
+
+class TransactionDetailSerializer(TransactionSerializer):
+    refunds = TransactionSerializer(
+        many=True, required=False, help_text="A transfer's refunds (type REFUND), oldest first; empty otherwise."
+    )
+
+
+class WalletLimitsSerializer(serializers.Serializer):
+    daily_out = AmountOutField(allow_null=True, help_text="Outgoing per UTC day; null: no limit.")
+    monthly_out = AmountOutField(allow_null=True, help_text="Outgoing per UTC month; null: no limit.")
+    daily_used = AmountOutField(help_text="Reserved or settled outgoing today (UTC), refused/failed ones excluded.")
+    monthly_used = AmountOutField(help_text="The same, this UTC month.")
 
 
 class HistoryEntrySerializer(serializers.Serializer):

@@ -194,7 +194,7 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["api.schema.public_endpoints_only"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "TransactionTypeEnum": ["DEPOSIT", "WITHDRAWAL", "TRANSFER"],
+        "TransactionTypeEnum": ["DEPOSIT", "WITHDRAWAL", "TRANSFER", "REFUND"],
         "TransactionStatusEnum": ["INITIATED", "RESERVED", "SUCCESS", "FAILED"],
     },
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -105,6 +105,27 @@ class MovementForm(forms.Form):
     idempotency_key = forms.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH, widget=forms.HiddenInput)
 
 
+class OptionalAmountField(AmountField):
+    """Blank means none (no limit)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+        self.widget.attrs["placeholder"] = "no limit"
+
+    def clean(self, value):
+        return None if not (value or "").strip() else super().clean(value)
+
+
+class LimitsForm(forms.Form):
+    daily_out = OptionalAmountField(label="Daily limit (UTC day)", help_text="Blank: no limit.")
+    monthly_out = OptionalAmountField(label="Monthly limit (UTC month)", help_text="Blank: no limit.")
+
+
+class RefundForm(forms.Form):
+    amount = AmountField()
+    idempotency_key = forms.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH, widget=forms.HiddenInput)
+
+
 class TransferForm(forms.Form):
     from_wallet = forms.ChoiceField(label="From wallet")
     recipient = forms.CharField(

@@ -12,6 +12,8 @@ from api.client import DownstreamError, movement_payload, movement_timeout, serv
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
+from walletkit.money import amount_format
+
 IN_PROGRESS_RETRY_SECONDS = 0.2
 
 
@@ -53,6 +55,38 @@ def transaction_get(*, token: str, transaction_id: UUID) -> dict:
     return _get(token, "transaction", f"/transactions/{transaction_id}")
 
 
+def wallet_limits_get(*, token: str, wallet_id: UUID) -> dict:
+    return _get(token, "wallet", f"/wallets/{wallet_id}/limits")
+
+
+def wallet_limits_set(*, token: str, wallet_id: UUID, daily_out: Decimal | None, monthly_out: Decimal | None) -> dict:
+    body = {
+        "daily_out": amount_format(daily_out) if daily_out is not None else None,
+        "monthly_out": amount_format(monthly_out) if monthly_out is not None else None,
+    }
+    return service_call("PUT", "wallet", f"/wallets/{wallet_id}/limits", user_token=token, json=body)[1]
+
+
+def refund_submit(*, token: str, transaction_id: UUID, amount: Decimal, key: str) -> dict:
+    """As movement_submit: a resubmit of the same form is the same refund."""
+    return _submit(
+        token, f"/transactions/{transaction_id}/refunds", {"amount": amount_format(amount), "idempotency_key": key}
+    )
+
+
+def _submit(token: str, path: str, payload: dict) -> dict:
+    deadline = time.monotonic() + movement_timeout()
+    while True:
+        try:
+            return service_call(
+                "POST", "transaction", path, user_token=token, json=payload, timeout=movement_timeout()
+            )[1]
+        except DownstreamError as error:
+            if error.body.get("code") != "idempotency_in_progress" or time.monotonic() > deadline:
+                raise
+        time.sleep(IN_PROGRESS_RETRY_SECONDS)
+
+
 def movement_submit(
     *, token: str, kind: str, from_wallet_id: UUID | None, to_wallet_id: UUID | None, amount: Decimal, key: str
 ) -> dict:
@@ -66,16 +100,7 @@ def movement_submit(
     payload = movement_payload(
         kind=kind, from_wallet_id=from_wallet_id, to_wallet_id=to_wallet_id, amount=amount, idempotency_key=key
     )
-    deadline = time.monotonic() + movement_timeout()
-    while True:
-        try:
-            return service_call(
-                "POST", "transaction", "/transactions", user_token=token, json=payload, timeout=movement_timeout()
-            )[1]
-        except DownstreamError as error:
-            if error.body.get("code") != "idempotency_in_progress" or time.monotonic() > deadline:
-                raise
-        time.sleep(IN_PROGRESS_RETRY_SECONDS)
+    return _submit(token, "/transactions", payload)
 
 
 # --- Recipients ---------------------------------------------------------------------------------

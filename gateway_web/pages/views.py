@@ -32,7 +32,7 @@ from accounts.two_factor import (
 from api.client import DownstreamError
 from api.throttling import password_reset_throttle_wait, throttle_wait
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -44,10 +44,12 @@ from pages import charts, remote
 from pages.cookies import tokens_clear, tokens_set
 from pages.forms import (
     HistoryFilterForm,
+    LimitsForm,
     LoginForm,
     MovementForm,
     PasswordChangeForm,
     PasswordResetForm,
+    RefundForm,
     SetPasswordForm,
     SignupForm,
     TransferForm,
@@ -57,6 +59,7 @@ from pages.forms import (
     idempotency_key_new,
 )
 from walletkit.errors import ApiError
+from walletkit.money import amount_format
 
 ACTIVITY_ON_DASHBOARD = 10
 HISTORY_FOR_CHART = 50
@@ -566,9 +569,75 @@ def _transaction_context(request: HttpRequest, transaction_id: UUID) -> dict:
     return {"transaction": transaction, "timeline": timeline(transaction)}
 
 
+def refundable(transaction: dict) -> Decimal:
+    """What refunds not FAILED leave of a transfer (transaction_service enforces it; this only sizes the form)."""
+    refunded = sum(
+        (Decimal(r["amount"]) for r in transaction.get("refunds", []) if r["status"] != "FAILED"), Decimal(0)
+    )
+    return max(Decimal(transaction["amount"]) - refunded, Decimal(0))
+
+
+def _refund_offer(request: HttpRequest, transaction: dict, form: RefundForm | None = None) -> dict:
+    """The Refund button: only on a SUCCESS transfer the viewer received (into one of their wallets)."""
+    if transaction["type"] != "TRANSFER" or transaction["status"] != "SUCCESS":
+        return {}
+    own = {wallet["id"] for wallet in remote.wallets_list(token=request.access_token)}
+    left = refundable(transaction)
+    if transaction["to_wallet_id"] not in own or not left:
+        return {}
+    form = form or RefundForm(initial={"amount": amount_format(left), "idempotency_key": idempotency_key_new()})
+    return {"refund_form": form, "refundable": left}
+
+
 @signin_required
 def transaction_detail(request: HttpRequest, transaction_id: UUID) -> HttpResponse:
-    return render(request, "pages/transaction.html", _transaction_context(request, transaction_id))
+    context = _transaction_context(request, transaction_id)
+    return render(request, "pages/transaction.html", {**context, **_refund_offer(request, context["transaction"])})
+
+
+@require_POST
+@signin_required
+@throttled("money")
+def transaction_refund(request: HttpRequest, transaction_id: UUID) -> HttpResponse:
+    """The hidden key travels with the form: a double click or a resubmit is one refund."""
+    form = RefundForm(request.POST)
+    if form.is_valid():
+        try:
+            refund = remote.refund_submit(
+                token=request.access_token, transaction_id=transaction_id, amount=form.cleaned_data["amount"],
+                key=form.cleaned_data["idempotency_key"],
+            )  # fmt: skip
+        except DownstreamError as error:
+            if error.status_code == 404:
+                raise Http404("Transaction not found.") from None
+            _errors_from(form, error)
+            form = _with_new_key(form)
+        else:
+            return redirect("pages:transaction", transaction_id=refund["id"])
+    context = _transaction_context(request, transaction_id)
+    offer = _refund_offer(request, context["transaction"], form=form)
+    return render(request, "pages/transaction.html", {**context, **offer, "refund_form": form}, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+@signin_required
+def wallet_limits(request: HttpRequest, wallet_id: UUID) -> HttpResponse:
+    token = request.access_token
+    wallet = remote.wallet_get(token=token, wallet_id=wallet_id)
+    limits = remote.wallet_limits_get(token=token, wallet_id=wallet_id)
+    form = LimitsForm(
+        request.POST or None, initial={"daily_out": limits["daily_out"], "monthly_out": limits["monthly_out"]}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            remote.wallet_limits_set(token=token, wallet_id=wallet_id, **form.cleaned_data)
+        except DownstreamError as error:
+            _errors_from(form, error)
+        else:
+            messages.success(request, "Spending limits saved.")
+            return redirect("pages:wallet-limits", wallet_id=wallet_id)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "pages/limits.html", {"wallet": wallet, "limits": limits, "form": form}, status=status)
 
 
 @signin_required

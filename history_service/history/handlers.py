@@ -103,7 +103,7 @@ def _accepted_owners(movement: Movement, user_ids: list[int]) -> dict[UUID, int]
     wallet, so it is theirs; a transfer's receiver only once named (a lone user id may just mean the
     receiver is not known yet — never assume it is the actor)."""
     owners = {movement.acting_wallet_id: user_ids[0]}
-    if movement.type == EntryType.TRANSFER and len(user_ids) > 1:
+    if movement.type in (EntryType.TRANSFER, EntryType.REFUND) and len(user_ids) > 1:
         owners[movement.to_wallet_id] = user_ids[1]
     return owners
 

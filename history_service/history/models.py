@@ -22,6 +22,7 @@ class EntryType(models.TextChoices):
     DEPOSIT = "DEPOSIT"
     WITHDRAWAL = "WITHDRAWAL"
     TRANSFER = "TRANSFER"
+    REFUND = "REFUND"  # two-sided like a transfer: a debit for the refunder, a credit for the original sender
 
 
 class Direction(models.TextChoices):

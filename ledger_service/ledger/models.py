@@ -19,6 +19,7 @@ class MovementType(models.TextChoices):
     DEPOSIT = "DEPOSIT"
     WITHDRAWAL = "WITHDRAWAL"
     TRANSFER = "TRANSFER"
+    REFUND = "REFUND"  # a transfer back to a transfer's sender: posted exactly like a transfer
     # Staff's correction (reconciliation): between a wallet account and its currency's SUSPENSE account.
     ADJUSTMENT = "ADJUSTMENT"
 

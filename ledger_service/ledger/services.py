@@ -173,12 +173,14 @@ def _movement_problem(movement: Movement) -> str | None:
         MovementType.DEPOSIT: (False, True),
         MovementType.WITHDRAWAL: (True, False),
         MovementType.TRANSFER: (True, True),
+        MovementType.REFUND: (True, True),
     }.get(movement.type)
-    if expected != wallets or (
-        movement.type == MovementType.TRANSFER and movement.from_wallet_id == movement.to_wallet_id
-    ):
+    if expected != wallets or (movement.type in WALLET_TO_WALLET and movement.from_wallet_id == movement.to_wallet_id):
         return INVALID_MOVEMENT
     return None
+
+
+WALLET_TO_WALLET = (MovementType.TRANSFER, MovementType.REFUND)
 
 
 def _accounts_for(movements: Sequence[Movement]) -> dict[UUID, tuple[UUID, UUID]]:
@@ -193,12 +195,12 @@ def _accounts_for(movements: Sequence[Movement]) -> dict[UUID, tuple[UUID, UUID]
     for currency in dict.fromkeys(currency_of.values()):
         wanted = [wallet_id for wallet_id, of in currency_of.items() if of == currency]
         wallet_accounts |= _accounts_ensure(wallet_ids=wanted, currency=currency)
-    externals = {movement.currency: None for movement in movements if movement.type != MovementType.TRANSFER}
+    externals = {movement.currency: None for movement in movements if movement.type not in WALLET_TO_WALLET}
     for currency in externals:
         externals[currency] = _external_account(currency).id
     sides = {}
     for movement in movements:
-        if movement.type == MovementType.TRANSFER:
+        if movement.type in WALLET_TO_WALLET:
             pair = wallet_accounts[movement.from_wallet_id].id, wallet_accounts[movement.to_wallet_id].id
         elif movement.type == MovementType.DEPOSIT:
             pair = externals[movement.currency], wallet_accounts[movement.to_wallet_id].id

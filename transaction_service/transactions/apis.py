@@ -12,9 +12,10 @@ from transactions.selectors import (
     InvalidCursor,
     transaction_get_for_user,
     transaction_list_for_user,
+    transaction_refunds_of,
     transaction_shape,
 )
-from transactions.services import transaction_initiate
+from transactions.services import transaction_initiate, transaction_refund_initiate
 from walletkit.errors import ApiError
 
 
@@ -31,6 +32,7 @@ class TransactionOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     reserved_at = serializers.DateTimeField(allow_null=True, help_text="When the wallet reserved the funds.")
     posted_at = serializers.DateTimeField(allow_null=True, help_text="When the ledger posted the entry.")
+    refund_of = serializers.UUIDField(allow_null=True, help_text="A REFUND's original transfer.")
 
     def to_representation(self, instance):
         # One shape for the API, the stored first response and the outbox event.
@@ -99,10 +101,42 @@ class TransactionListInitiateApi(APIView):
         return Response(self.ListOutputSerializer({"results": page, "next": next_cursor}).data)
 
 
+class TransactionDetailOutputSerializer(TransactionOutputSerializer):
+    refunds = TransactionOutputSerializer(many=True, help_text="A transfer's refunds, oldest first.")
+
+    def to_representation(self, instance):
+        return {**transaction_shape(instance), "refunds": [transaction_shape(r) for r in instance.refund_list]}
+
+
 class TransactionDetailApi(APIView):
-    @extend_schema(responses={200: TransactionOutputSerializer, 404: OpenApiResponse(description="Not yours.")})
+    @extend_schema(responses={200: TransactionDetailOutputSerializer, 404: OpenApiResponse(description="Not yours.")})
     def get(self, request, transaction_id):
         tx = transaction_get_for_user(transaction_id=transaction_id, user_id=_user_id(request))
         if tx is None:
             raise NotFound("Transaction not found.")
-        return Response(TransactionOutputSerializer(tx).data)
+        tx.refund_list = transaction_refunds_of(transaction_id=tx.id) if tx.type == TransactionType.TRANSFER else []
+        return Response(TransactionDetailOutputSerializer(tx).data)
+
+
+class TransactionRefundApi(APIView):
+    """The receiver of a SUCCESS transfer sends (part of) it back: a REFUND transaction, the same saga."""
+
+    class InputSerializer(serializers.Serializer):
+        amount = serializers.JSONField(required=False, allow_null=True)  # raw, as for POST /transactions
+        idempotency_key = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={202: TransactionOutputSerializer, 400: None, 404: None, 409: None, 422: None, 429: None, 503: None},
+    )
+    def post(self, request, transaction_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        status_code, body = transaction_refund_initiate(
+            owner_id=_user_id(request),
+            original_id=transaction_id,
+            amount=data.validated_data.get("amount"),
+            idempotency_key=data.validated_data.get("idempotency_key") or request.headers.get("Idempotency-Key"),
+        )
+        headers = {"Retry-After": str(body["retry_after"])} if "retry_after" in body else None
+        return Response(body, status=status_code, headers=headers)

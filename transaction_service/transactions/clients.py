@@ -36,7 +36,7 @@ class ReserveVerdict(StrEnum):
 
 
 # What a refusal carries for the client besides {code, detail} (API.md "Additions"), passed on as is.
-REFUSAL_FIELDS = ("available",)
+REFUSAL_FIELDS = ("available", "remaining")
 
 
 @dataclass(frozen=True)

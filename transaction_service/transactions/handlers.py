@@ -59,7 +59,8 @@ wallet_event_handle = EventHandlers(
 def _news(envelope: Envelope) -> StatusNews:
     payload = envelope.payload
     # Wallet and ledger events carry the owner ids: the receiver is known even if the reserve reply was lost.
-    receiver = payload.get("to_owner_id") if payload.get("type") == TransactionType.TRANSFER else None
+    two_sided = payload.get("type") in (TransactionType.TRANSFER, TransactionType.REFUND)
+    receiver = payload.get("to_owner_id") if two_sided else None
     fields = NEWS[envelope.event_type](envelope) | {
         "currency": payload.get("currency"),
         "counterparty_owner_id": int(receiver) if receiver is not None else None,

@@ -8,6 +8,7 @@ class TransactionType(models.TextChoices):
     DEPOSIT = "DEPOSIT"
     WITHDRAWAL = "WITHDRAWAL"
     TRANSFER = "TRANSFER"
+    REFUND = "REFUND"  # back from a SUCCESS transfer's receiver to its sender; refund_of names that transfer
 
 
 class TransactionStatus(models.TextChoices):
@@ -40,6 +41,9 @@ class Transaction(models.Model):
     to_wallet_id = models.UUIDField(null=True, blank=True)
     owner_id = models.BigIntegerField()
     counterparty_owner_id = models.BigIntegerField(null=True, blank=True)
+    # A REFUND's original transfer. The refunds of one transfer that are not FAILED add up to at most
+    # its amount: checked under the original's row lock when a refund is created (transaction_refund_initiate).
+    refund_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds")
     # NULL when released (the wallet was never reached), so the client may use the key again.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULLs never collide)
     request_fingerprint = models.CharField(max_length=64)
@@ -67,8 +71,17 @@ class Transaction(models.Model):
                         Q(type=TransactionType.TRANSFER, from_wallet_id__isnull=False, to_wallet_id__isnull=False)
                         & ~Q(from_wallet_id=models.F("to_wallet_id"))
                     )
+                    | (
+                        Q(type=TransactionType.REFUND, from_wallet_id__isnull=False, to_wallet_id__isnull=False)
+                        & ~Q(from_wallet_id=models.F("to_wallet_id"))
+                    )
                 ),
                 name="transaction_wallets_match_type",
+            ),
+            models.CheckConstraint(
+                condition=Q(type=TransactionType.REFUND, refund_of__isnull=False)
+                | (~Q(type=TransactionType.REFUND) & Q(refund_of__isnull=True)),
+                name="transaction_refund_names_its_original",
             ),
         ]
         indexes = [

@@ -35,6 +35,7 @@ def transaction_shape(tx: Transaction) -> dict[str, Any]:
         "updated_at": _iso(tx.updated_at),
         "reserved_at": _iso(tx.reserved_at),
         "posted_at": _iso(tx.posted_at),
+        "refund_of": str(tx.refund_of_id) if tx.refund_of_id else None,
     }
 
 
@@ -48,6 +49,11 @@ def _visible_to(user_id: int) -> QuerySet[Transaction]:
 
 def transaction_get_for_user(*, transaction_id: UUID, user_id: int) -> Transaction | None:
     return _visible_to(user_id).filter(id=transaction_id).first()
+
+
+def transaction_refunds_of(*, transaction_id: UUID) -> list[Transaction]:
+    """A transfer's refunds, oldest first (both sides of the transfer see them)."""
+    return list(Transaction.objects.filter(refund_of_id=transaction_id).order_by("created_at", "id"))
 
 
 def cursor_encode(tx: Transaction) -> str:

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from transactions import clients
@@ -56,6 +56,7 @@ class TransactionRequest:
     to_wallet_id: UUID | None
     amount: Decimal
     idempotency_key: str
+    refund_of: UUID | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -66,6 +67,8 @@ class TransactionRequest:
             "to_wallet_id": str(self.to_wallet_id) if self.to_wallet_id else None,
             "amount": amount_format(self.amount),
         }
+        if self.refund_of is not None:  # only then: the fingerprints stored before refunds stay valid
+            canonical["refund_of"] = str(self.refund_of)
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
@@ -96,8 +99,8 @@ def transaction_request_validate(
 ) -> TransactionRequest:
     """Raises InvalidRequest (a 400 body) for anything a retry with the same input could not fix."""
     errors: dict[str, str] = {}
-    if type not in TransactionType.values:
-        errors["type"] = f"Must be one of {', '.join(TransactionType.values)}."
+    if type not in _WALLETS_BY_TYPE:  # a REFUND is made only by transaction_refund_initiate
+        errors["type"] = f"Must be one of {', '.join(_WALLETS_BY_TYPE)}."
     try:
         parsed_amount = amount_parse(amount)
     except InvalidAmount as exc:
@@ -171,6 +174,104 @@ def transaction_initiate(
     )  # fmt: skip
     tx = transaction_reserve_outcome_apply(transaction_id=tx.id, outcome=outcome)
     return tx.response_status, tx.response_body
+
+
+def transaction_refund_initiate(
+    *, owner_id: int, original_id: UUID, amount: object, idempotency_key: object
+) -> Response:
+    """A REFUND of a SUCCESS transfer the caller received, back to its sender's wallet, through the same saga.
+
+    The bound (refunds not FAILED add up to at most the original) is checked and the refund created in one
+    transaction under the original's row lock, so concurrent refunds of one transfer queue there and each
+    sees the ones committed before it. A refund that fails later stops counting.
+    """
+    original = Transaction.objects.filter(id=original_id, counterparty_owner_id=owner_id).first()
+    if original is None or original.type != TransactionType.TRANSFER:
+        # Not received by the caller (a sender, a stranger, a deposit): nothing to refund here.
+        return 404, {"code": "not_found", "detail": "No transfer received by you has this id."}
+    try:
+        request = transaction_request_validate(
+            type=TransactionType.TRANSFER, from_wallet_id=original.to_wallet_id, to_wallet_id=original.from_wallet_id,
+            amount=amount, idempotency_key=idempotency_key,
+        )  # fmt: skip
+    except InvalidRequest as exc:
+        return 400, exc.body
+    request = TransactionRequest(
+        type=TransactionType.REFUND, from_wallet_id=request.from_wallet_id, to_wallet_id=request.to_wallet_id,
+        amount=request.amount, idempotency_key=request.idempotency_key, refund_of=original.id,
+    )  # fmt: skip
+    existing = Transaction.objects.filter(owner_id=owner_id, idempotency_key=request.idempotency_key).first()
+    if existing is not None:
+        return _replay(existing, fingerprint=request.fingerprint)
+    if sagas_overloaded():
+        return 429, {
+            "code": "overloaded",
+            "detail": "Too many payments are in progress; retry shortly with the same Idempotency-Key.",
+            "retry_after": OVERLOADED_RETRY_AFTER_SECONDS,
+        }
+    try:
+        tx, created = _refund_create_once(owner_id=owner_id, request=request)
+    except RefundRefused as refusal:
+        return 422, refusal.body
+    if not created:
+        return _replay(tx, fingerprint=request.fingerprint)
+    outcome = clients.hold_reserve(
+        transaction_id=tx.id, owner_id=owner_id, type=tx.type, from_wallet_id=tx.from_wallet_id,
+        to_wallet_id=tx.to_wallet_id, amount=tx.amount,
+    )  # fmt: skip
+    tx = transaction_reserve_outcome_apply(transaction_id=tx.id, outcome=outcome)
+    return tx.response_status, tx.response_body
+
+
+class RefundRefused(Exception):
+    def __init__(self, body: dict[str, Any]):
+        super().__init__(body["detail"])
+        self.body = body
+
+
+def _refund_create_once(*, owner_id: int, request: TransactionRequest) -> tuple[Transaction, bool]:
+    """As _transaction_create_once: the unique (owner_id, idempotency_key) index decides between two
+    requests with one key (the same original or not)."""
+    for _ in range(3):
+        try:
+            return _refund_create(owner_id=owner_id, request=request)
+        except IntegrityError:
+            existing = Transaction.objects.filter(owner_id=owner_id, idempotency_key=request.idempotency_key).first()
+            if existing is not None:
+                return existing, False
+    raise RuntimeError("idempotency key kept changing hands")
+
+
+@transaction.atomic
+def _refund_create(*, owner_id: int, request: TransactionRequest) -> tuple[Transaction, bool]:
+    # The original's row lock serializes every refund of it (and nothing else waits on a final row).
+    # Under READ COMMITTED the statements after the lock see every refund committed before we got it.
+    original = Transaction.objects.select_for_update(no_key=True).get(id=request.refund_of)
+    existing = Transaction.objects.filter(owner_id=owner_id, idempotency_key=request.idempotency_key).first()
+    if existing is not None:
+        return existing, False  # the same key won the lock first: a replay, not a second refund
+    if original.status != TransactionStatus.SUCCESS:
+        raise RefundRefused({"code": "not_refundable", "detail": "Only a settled (SUCCESS) transfer can be refunded."})
+    refunded = original.refunds.exclude(status=TransactionStatus.FAILED).aggregate(total=Sum("amount"))[
+        "total"
+    ] or Decimal(0)
+    if refunded + request.amount > original.amount:
+        raise RefundRefused(
+            {
+                "code": "refund_exceeds_original",
+                "detail": "Refunds of this transfer would add up to more than it.",
+                "refundable": amount_format(max(original.amount - refunded, Decimal(0))),
+            }
+        )
+    tx = Transaction.objects.create(
+        type=TransactionType.REFUND, amount=request.amount, from_wallet_id=request.from_wallet_id,
+        to_wallet_id=request.to_wallet_id, owner_id=owner_id, counterparty_owner_id=original.owner_id,
+        refund_of=original, currency=original.currency, idempotency_key=request.idempotency_key,
+        request_fingerprint=request.fingerprint,
+        next_check_at=timezone.now() + timedelta(seconds=settings.SAGA_DEADLINE),
+    )  # fmt: skip
+    _status_changed_emit(tx)
+    return tx, True
 
 
 _open_sagas = {"count": 0, "counted_at": float("-inf")}
@@ -260,7 +361,7 @@ def transaction_reserve_outcome_apply(*, transaction_id: UUID, outcome: ReserveO
 
 
 def _counterparty(tx: Transaction, body: dict[str, Any]) -> int | None:
-    if tx.type != TransactionType.TRANSFER:
+    if tx.type not in (TransactionType.TRANSFER, TransactionType.REFUND):
         return None
     value = body.get("to_owner_id")
     return int(value) if value is not None else None
@@ -301,6 +402,7 @@ _REASON_DETAIL = {
     "insufficient_funds": "Insufficient available funds.",
     "currency_mismatch": "The wallets hold different currencies.",
     "expired": "The transaction did not complete in time.",
+    "limit_exceeded": "This would exceed the wallet's spending limit.",
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from transactions.apis import TransactionDetailApi, TransactionListInitiateApi
+from transactions.apis import TransactionDetailApi, TransactionListInitiateApi, TransactionRefundApi
 from transactions.reconciliation_apis import (
     AnomalyListApi,
     ReconciliationTransactionListApi,
@@ -11,6 +11,7 @@ from transactions.reconciliation_apis import (
 urlpatterns = [
     path("transactions", TransactionListInitiateApi.as_view(), name="transactions"),
     path("transactions/<uuid:transaction_id>", TransactionDetailApi.as_view(), name="transaction-detail"),
+    path("transactions/<uuid:transaction_id>/refunds", TransactionRefundApi.as_view(), name="transaction-refunds"),
     path("internal/reconciliation/transactions", ReconciliationTransactionListApi.as_view(), name="rec-transactions"),
     path(
         "internal/reconciliation/transactions/lookup",

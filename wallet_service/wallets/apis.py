@@ -74,6 +74,50 @@ class WalletDetailApi(APIView):
         return Response(WalletOutputSerializer(wallet).data)
 
 
+class WalletLimitsApi(APIView):
+    """The owner's spending limits and what today and this month (UTC) have used; anyone else: 404."""
+
+    permission_classes = [IsUser]
+
+    class InputSerializer(serializers.Serializer):
+        daily_out = AmountField(allow_null=True)
+        monthly_out = AmountField(allow_null=True)
+
+    class OutputSerializer(serializers.Serializer):
+        daily_out = AmountField(allow_null=True)
+        monthly_out = AmountField(allow_null=True)
+        daily_used = AmountField()
+        monthly_used = AmountField()
+
+    def _render(self, wallet) -> Response:
+        used = selectors.wallet_outgoing_used(wallet_id=wallet.id)
+        return Response(
+            self.OutputSerializer(
+                {
+                    "daily_out": wallet.daily_out_limit,
+                    "monthly_out": wallet.monthly_out_limit,
+                    "daily_used": used.daily,
+                    "monthly_used": used.monthly,
+                }
+            ).data
+        )
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request, wallet_id):
+        wallet = selectors.wallet_get(wallet_id=wallet_id, owner_id=_acting_user_id(request))
+        if wallet is None:
+            raise ApiError("Wallet not found.", code="wallet_not_found", status_code=status.HTTP_404_NOT_FOUND)
+        return self._render(wallet)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def put(self, request, wallet_id):
+        owner_id = _acting_user_id(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wallet = services.wallet_limits_set(wallet_id=wallet_id, owner_id=owner_id, **data.validated_data)
+        return self._render(wallet)
+
+
 class HoldOutputSerializer(serializers.Serializer):
     transaction_id = serializers.UUIDField()
     status = serializers.CharField()

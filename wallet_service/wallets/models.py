@@ -20,6 +20,10 @@ class Wallet(models.Model):
     held = models.DecimalField(**MONEY, default=Decimal(0))
     # Bumped with every change of balance or held, so a reader can tell two snapshots apart.
     version = models.PositiveIntegerField(default=0)
+    # Spending limits on outgoing movements (withdrawals, transfers, refunds) per UTC day and month,
+    # checked in the reserve under this row's lock; null: no limit.
+    daily_out_limit = models.DecimalField(**MONEY, null=True, blank=True)
+    monthly_out_limit = models.DecimalField(**MONEY, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -31,6 +35,13 @@ class Wallet(models.Model):
             models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative"),
             models.CheckConstraint(condition=Q(held__gte=0), name="wallet_held_not_negative"),
             models.CheckConstraint(condition=Q(held__lte=F("balance")), name="wallet_held_within_balance"),
+            models.CheckConstraint(
+                condition=Q(daily_out_limit__isnull=True) | Q(daily_out_limit__gt=0), name="wallet_daily_limit_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(monthly_out_limit__isnull=True) | Q(monthly_out_limit__gt=0),
+                name="wallet_monthly_limit_positive",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -55,6 +66,7 @@ class Hold(models.Model):
         DEPOSIT = "DEPOSIT"
         WITHDRAWAL = "WITHDRAWAL"
         TRANSFER = "TRANSFER"
+        REFUND = "REFUND"  # a transfer back to a transfer's sender (transaction_service checks the bound)
 
     class Status(models.TextChoices):
         RESERVED = "RESERVED"
@@ -84,11 +96,21 @@ class Hold(models.Model):
                     | Q(type="DEPOSIT", from_wallet__isnull=True, to_wallet__isnull=False)
                     | Q(type="WITHDRAWAL", from_wallet__isnull=False, to_wallet__isnull=True)
                     | (
-                        Q(type="TRANSFER", from_wallet__isnull=False, to_wallet__isnull=False)
+                        Q(type__in=["TRANSFER", "REFUND"], from_wallet__isnull=False, to_wallet__isnull=False)
                         & ~Q(from_wallet=F("to_wallet"))
                     )
                 ),
                 name="hold_wallets_match_type",
+            ),
+        ]
+        indexes = [
+            # The spending limits' SUM of a wallet's outgoing holds since the start of the UTC month:
+            # one range scan of this wallet's recent holds, under the reserve's row lock.
+            models.Index(
+                fields=["from_wallet", "created_at"],
+                include=["amount", "status"],
+                name="hold_outgoing_by_time",
+                condition=Q(from_wallet__isnull=False),
             ),
         ]
 

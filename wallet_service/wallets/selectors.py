@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -24,6 +24,32 @@ def wallet_get(*, wallet_id: UUID, owner_id: int | None) -> Wallet | None:
     if owner_id is not None:
         wallets = wallets.filter(owner_id=owner_id)
     return wallets.first()
+
+
+@dataclass(frozen=True)
+class OutgoingUsed:
+    daily: Decimal
+    monthly: Decimal
+
+
+def wallet_outgoing_used(*, wallet_id: UUID, now: datetime | None = None) -> OutgoingUsed:
+    """What the spending limits count: outgoing holds RESERVED or CAPTURED since the start of the UTC day
+    and month, by the time they were reserved. A released hold (refused, failed, expired) stops counting.
+
+    One aggregate over the index ``hold_outgoing_by_time`` (this wallet's holds of this month only).
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    month_start = day_start.replace(day=1)
+    sums = Hold.objects.filter(
+        from_wallet_id=wallet_id,
+        created_at__gte=month_start,
+        status__in=(Hold.Status.RESERVED, Hold.Status.CAPTURED),
+    ).aggregate(
+        daily=Coalesce(Sum("amount", filter=Q(created_at__gte=day_start)), Decimal(0)),
+        monthly=Coalesce(Sum("amount"), Decimal(0)),
+    )
+    return OutgoingUsed(daily=sums["daily"], monthly=sums["monthly"])
 
 
 def hold_get(*, transaction_id: UUID) -> Hold | None:

@@ -17,6 +17,7 @@ from walletkit.events import Envelope, EventType, Topic, envelope_build
 from walletkit.money import amount_format, currency_parse
 from walletkit.outbox.services import outbox_event_create, outbox_events_create
 from wallets.models import Hold, Wallet, WalletResync
+from wallets.selectors import wallet_outgoing_used
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def hold_reserve(
         existing = Hold.objects.filter(transaction_id=transaction_id).first()
         if existing is not None:
             return _hold_retry(existing, type=type, amount=amount, acting_user_id=acting_user_id), False
-        if type == Hold.Type.TRANSFER:
+        if type in (Hold.Type.TRANSFER, Hold.Type.REFUND):
             receiver = Wallet.objects.filter(id=to_wallet_id).first()
             if receiver is None:
                 raise _wallet_not_found()
@@ -95,6 +96,8 @@ def hold_reserve(
             status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
             extra={"available": amount_format(sender.available)},  # read under the lock: what could be paid now
         )
+    if sender is not None:
+        _limits_check(sender, amount)
 
     try:
         # A savepoint: when a concurrent first reserve of the same transaction id wins the unique
@@ -115,6 +118,45 @@ def hold_reserve(
     event_type = EventType.DEPOSIT_AUTHORIZED if type == Hold.Type.DEPOSIT else EventType.FUNDS_RESERVED
     _hold_event_write(hold, event_type)
     return hold, True
+
+
+def _limits_check(sender: Wallet, amount: Decimal) -> None:
+    """Refuse ``limit_exceeded`` if this reserve would take the day's or the month's outgoing past a limit.
+
+    Runs under the sender's row lock, which every reserve and every release of this wallet's holds
+    takes: the holds summed here are exactly those committed before us, and no concurrent reserve can
+    pass on the same headroom. A wallet without limits pays nothing (no query).
+    """
+    if sender.daily_out_limit is None and sender.monthly_out_limit is None:
+        return
+    used = wallet_outgoing_used(wallet_id=sender.id)
+    remaining = min(
+        limit - spent
+        for limit, spent in ((sender.daily_out_limit, used.daily), (sender.monthly_out_limit, used.monthly))
+        if limit is not None
+    )
+    if amount > remaining:
+        left = amount_format(max(remaining, Decimal(0)))
+        raise ApiError(
+            f"This would exceed the wallet's spending limit: {left} {sender.currency} remains.",
+            code="limit_exceeded",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            extra={"remaining": left},
+        )
+
+
+@transaction.atomic
+def wallet_limits_set(
+    *, wallet_id: UUID, owner_id: int, daily_out: Decimal | None, monthly_out: Decimal | None
+) -> Wallet:
+    """Owner only. Under the row lock, so a reserve sees either the old limits or the new, never half.
+
+    A lower limit does not undo what is already reserved; it only refuses what would pass it from now on.
+    """
+    wallet = _owned_wallet(wallet_id, owner_id, lock=True)
+    wallet.daily_out_limit, wallet.monthly_out_limit = daily_out, monthly_out
+    wallet.save(update_fields=["daily_out_limit", "monthly_out_limit", "updated_at"])
+    return wallet
 
 
 @transaction.atomic
@@ -250,9 +292,9 @@ def _movement_check(*, type: str, from_wallet_id: UUID | None, to_wallet_id: UUI
         problem = "A deposit has a to_wallet_id and no from_wallet_id."
     elif type == Hold.Type.WITHDRAWAL and (from_wallet_id is None or to_wallet_id is not None):
         problem = "A withdrawal has a from_wallet_id and no to_wallet_id."
-    elif type == Hold.Type.TRANSFER and (from_wallet_id is None or to_wallet_id is None):
+    elif type in (Hold.Type.TRANSFER, Hold.Type.REFUND) and (from_wallet_id is None or to_wallet_id is None):
         problem = "A transfer has both a from_wallet_id and a to_wallet_id."
-    elif type == Hold.Type.TRANSFER and from_wallet_id == to_wallet_id:
+    elif type in (Hold.Type.TRANSFER, Hold.Type.REFUND) and from_wallet_id == to_wallet_id:
         problem = "A transfer cannot go to the wallet it comes from."
     if problem:
         raise ApiError(problem, code="invalid_movement")

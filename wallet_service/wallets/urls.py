@@ -6,6 +6,7 @@ from wallets.apis import (
     HoldVoidApi,
     ReconciliationWalletListApi,
     WalletDetailApi,
+    WalletLimitsApi,
     WalletListOpenApi,
     WalletResyncApi,
 )
@@ -13,6 +14,7 @@ from wallets.apis import (
 urlpatterns = [
     path("wallets", WalletListOpenApi.as_view(), name="wallet-list-open"),
     path("wallets/<uuid:wallet_id>", WalletDetailApi.as_view(), name="wallet-detail"),
+    path("wallets/<uuid:wallet_id>/limits", WalletLimitsApi.as_view(), name="wallet-limits"),
     path("holds", HoldReserveApi.as_view(), name="hold-reserve"),
     path("holds/<uuid:transaction_id>", HoldDetailApi.as_view(), name="hold-detail"),
     path("holds/<uuid:transaction_id>/void", HoldVoidApi.as_view(), name="hold-void"),

@@ -19,7 +19,7 @@ TRANSACTION = {
     "id": TX_ID, "type": "DEPOSIT", "status": "RESERVED", "amount": "12.5000", "currency": "USD",
     "from_wallet_id": None, "to_wallet_id": WALLET_ID, "failure_reason": None,
     "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-    "reserved_at": "2026-01-01T00:00:00.100000Z", "posted_at": None,
+    "reserved_at": "2026-01-01T00:00:00.100000Z", "posted_at": None, "refund_of": None,
 }  # fmt: skip
 ENTRY = {
     "id": "1", "transaction_id": TX_ID, "wallet_id": WALLET_ID, "type": "DEPOSIT", "direction": "CREDIT",
@@ -285,3 +285,36 @@ def test_public_health_probes(client):
     ready = client.get("/api/v1/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": True, "cache": True}
+
+
+def test_refund_forwards_the_amount_and_key_to_the_originals_refunds(authed, downstream):
+    refund = {**TRANSACTION, "type": "REFUND", "refund_of": TX_ID}
+    downstream.answer("POST", f"/transactions/{TX_ID}/refunds", 202, refund)
+    response = authed.post(f"/api/v1/transactions/{TX_ID}/refunds", {"amount": "2.5"}, format="json",
+                           HTTP_IDEMPOTENCY_KEY="r1")  # fmt: skip
+    assert (response.status_code, response.json()) == (202, refund)
+    assert downstream.requests[0].body == {"amount": "2.5000", "idempotency_key": "r1"}
+
+
+def test_refund_refusals_pass_through_and_bad_input_stops_here(authed, downstream):
+    over = {"code": "refund_exceeds_original", "detail": "Too much.", "refundable": "1.0000"}
+    downstream.answer("POST", f"/transactions/{TX_ID}/refunds", 422, over)
+    path = f"/api/v1/transactions/{TX_ID}/refunds"
+    assert authed.post(path, {"amount": "2"}, format="json", HTTP_IDEMPOTENCY_KEY="r1").json() == over
+    assert authed.post(path, {"amount": "2"}, format="json").status_code == 400  # no key
+    assert authed.post(path, {"amount": "1e3"}, format="json", HTTP_IDEMPOTENCY_KEY="r2").status_code == 400
+    assert len(downstream.requests) == 1
+
+
+def test_limits_are_forwarded_to_the_wallet_and_validated_first(authed, downstream):
+    shown = {"daily_out": "10.0000", "monthly_out": None, "daily_used": "0.0000", "monthly_used": "0.0000"}
+    downstream.answer("PUT", f"/wallets/{WALLET_ID}/limits", 200, shown)
+    downstream.answer("GET", f"/wallets/{WALLET_ID}/limits", 200, shown)
+    path = f"/api/v1/wallets/{WALLET_ID}/limits"
+    response = authed.put(path, {"daily_out": "10", "monthly_out": None}, format="json")
+    assert (response.status_code, response.json()) == (200, shown)
+    assert downstream.requests[0].body == {"daily_out": "10.0000", "monthly_out": None}
+    assert authed.get(path).json() == shown
+    for bad in ({"daily_out": "0", "monthly_out": None}, {"daily_out": "-1", "monthly_out": None}, {"daily_out": "1"}):
+        assert authed.put(path, bad, format="json").status_code == 400, bad
+    assert len(downstream.requests) == 2

@@ -17,6 +17,8 @@ API_ROWS = {
     ("post", "/api/v1/auth/password/change"), ("get", "/api/v1/auth/sessions"),
     ("delete", "/api/v1/auth/sessions/{session_id}"), ("get", "/api/v1/auth/2fa"), ("post", "/api/v1/auth/2fa/setup"),
     ("post", "/api/v1/auth/2fa/confirm"), ("post", "/api/v1/auth/2fa/disable"),
+    ("get", "/api/v1/wallets/{wallet_id}/limits"), ("put", "/api/v1/wallets/{wallet_id}/limits"),
+    ("post", "/api/v1/transactions/{transaction_id}/refunds"),
 }  # fmt: skip
 
 

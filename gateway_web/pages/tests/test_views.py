@@ -223,3 +223,55 @@ def test_a_username_locked_out_by_guesses_is_refused_on_the_login_page_too(brows
     assert response.status_code == 400
     assert b"Too many failed login attempts" in response.content
     assert settings.JWT_ACCESS_COOKIE not in response.cookies
+
+
+# --- Refunds and spending limits ---------------------------------------------------------------------
+
+RECEIVED = {
+    "id": "55555555-5555-5555-5555-555555555555", "type": "TRANSFER", "status": "SUCCESS", "amount": "10.0000",
+    "currency": "USD", "from_wallet_id": "66666666-6666-6666-6666-666666666666", "to_wallet_id": WALLET["id"],
+    "failure_reason": None, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:01Z",
+    "reserved_at": None, "posted_at": None, "refund_of": None,
+    "refunds": [{"id": "77777777-7777-7777-7777-777777777777", "amount": "4.0000", "currency": "USD",
+                 "status": "SUCCESS"}],
+}  # fmt: skip
+
+
+def test_a_received_transfer_offers_a_refund_of_what_is_left_and_lists_its_refunds(browser, user, downstream):
+    downstream.answer("GET", f"/transactions/{RECEIVED['id']}", 200, RECEIVED)
+    downstream.answer("GET", "/wallets", 200, [WALLET])
+    page = signed_in(browser, user).get(f"/transactions/{RECEIVED['id']}")
+    assert b'id="refund"' in page.content and b'value="6.0000"' in page.content
+    assert b"/transactions/77777777-7777-7777-7777-777777777777" in page.content
+    # The payer's view of the same transfer (the receiving wallet is not theirs): no Refund button.
+    downstream.answer("GET", "/wallets", 200, [{**WALLET, "id": RECEIVED["from_wallet_id"]}])
+    assert b'id="refund"' not in browser.get(f"/transactions/{RECEIVED['id']}").content
+
+
+def test_the_refund_form_posts_its_key_and_shows_a_refusal(browser, user, downstream):
+    downstream.answer("GET", f"/transactions/{RECEIVED['id']}", 200, RECEIVED)
+    downstream.answer("GET", "/wallets", 200, [WALLET])
+    refund = {**RECEIVED, "id": "88888888-8888-8888-8888-888888888888", "type": "REFUND", "refund_of": RECEIVED["id"]}
+    downstream.answer("POST", f"/transactions/{RECEIVED['id']}/refunds", 202, refund)
+    signed_in(browser, user)
+    done = browser.post(f"/transactions/{RECEIVED['id']}/refund", {"amount": "2", "idempotency_key": "rk-1"})
+    assert done.status_code == 302 and done["Location"] == f"/transactions/{refund['id']}"
+    assert downstream.requests[-1].body == {"amount": "2.0000", "idempotency_key": "rk-1"}
+    over = {"code": "refund_exceeds_original", "detail": "Refunds of this transfer would add up to more than it."}
+    downstream.answer("POST", f"/transactions/{RECEIVED['id']}/refunds", 422, over)
+    refused = browser.post(f"/transactions/{RECEIVED['id']}/refund", {"amount": "7", "idempotency_key": "rk-2"})
+    assert refused.status_code == 400 and b"would add up to more than it" in refused.content
+
+
+def test_the_limits_page_shows_what_is_used_and_saves_blank_as_no_limit(browser, user, downstream):
+    shown = {"daily_out": "10.0000", "monthly_out": None, "daily_used": "2.5000", "monthly_used": "2.5000"}
+    downstream.answer("GET", f"/wallets/{WALLET['id']}", 200, WALLET)
+    downstream.answer("GET", f"/wallets/{WALLET['id']}/limits", 200, shown)
+    downstream.answer("PUT", f"/wallets/{WALLET['id']}/limits", 200, shown)
+    page = signed_in(browser, user).get(f"/wallets/{WALLET['id']}/limits")
+    assert b"2.50 USD of 10.00" in page.content
+    saved = browser.post(f"/wallets/{WALLET['id']}/limits", {"daily_out": "12", "monthly_out": ""})
+    assert saved.status_code == 302
+    assert downstream.requests[-1].body == {"daily_out": "12.0000", "monthly_out": None}
+    bad = browser.post(f"/wallets/{WALLET['id']}/limits", {"daily_out": "1e3", "monthly_out": ""})
+    assert bad.status_code == 400 and downstream.requests[-1].method == "GET"

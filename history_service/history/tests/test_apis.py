@@ -150,7 +150,7 @@ def test_an_unknown_wallet_with_the_wallet_service_down_is_503(client_for, setti
 @pytest.mark.parametrize(
     ("params", "field"),
     [({"limit": "0"}, "limit"), ({"limit": "101"}, "limit"), ({"limit": "x"}, "limit"),
-     ({"status": "DONE"}, "status"), ({"type": "REFUND"}, "type"), ({"since": "yesterday"}, "since"),
+     ({"status": "DONE"}, "status"), ({"type": "PAYOUT"}, "type"), ({"since": "yesterday"}, "since"),
      ({"changed_since": "2025-13-01T00:00:00Z"}, "changed_since"),
      ({"since": "2025-01-02T00:00:00Z", "until": "2025-01-01T00:00:00Z"}, "until")],
 )  # fmt: skip

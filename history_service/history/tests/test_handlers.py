@@ -63,6 +63,22 @@ def test_transfer_gives_the_sender_a_debit_and_the_receiver_a_credit():
     assert debit.amount == credit.amount == Decimal("30.0000")
 
 
+def test_refund_is_a_debit_for_the_refunder_and_a_credit_for_the_original_sender():
+    alice_wallet, bob_wallet, tx = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    move = movement("REFUND", "12.0000", source=bob_wallet, target=alice_wallet)
+    apply(
+        wallet_opened(alice_wallet, 1), wallet_opened(bob_wallet, 2),
+        funds_reserved(tx, move, owner_id=2), hold_captured(tx, move),
+        status_changed(tx, move, status="SUCCESS", user_ids=[2, 1]),
+    )  # fmt: skip
+
+    entries = entries_of(tx)
+    debit, credit = entries[bob_wallet], entries[alice_wallet]
+    assert (debit.type, debit.direction, debit.owner_id) == ("REFUND", "DEBIT", 2)
+    assert (credit.type, credit.direction, credit.owner_id) == ("REFUND", "CREDIT", 1)
+    assert {debit.status, credit.status} == {"SUCCESS"}
+
+
 def test_deposit_is_a_credit_and_withdrawal_a_debit():
     wallet, deposit, withdrawal = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     deposit_move = movement("DEPOSIT", "100.0000", target=wallet)

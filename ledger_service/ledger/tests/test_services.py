@@ -57,6 +57,28 @@ def test_transfer_moves_between_wallet_accounts_and_balances_come_from_postings(
     deferred_constraints_check()
 
 
+def test_refund_posts_between_wallet_accounts_like_a_transfer():
+    deposit(A, "100")
+    transfer(A, B, "40")
+    decision = services.entry_post(
+        transaction_id=uuid.uuid4(), type="REFUND", from_wallet_id=B, to_wallet_id=A,
+        amount=Decimal("15"), currency="EUR",
+    )  # fmt: skip
+    assert decision.status == "POSTED"
+    assert JournalEntry.objects.get(id=decision.entry_id).type == "REFUND"
+    assert (account_balance(wallet_id=A), account_balance(wallet_id=B)) == (Decimal("75"), Decimal("25"))
+    deferred_constraints_check()
+
+
+def test_a_refund_to_its_own_wallet_is_rejected():
+    deposit(A, "10")
+    decision = services.entry_post(
+        transaction_id=uuid.uuid4(), type="REFUND", from_wallet_id=A, to_wallet_id=A,
+        amount=Decimal("1"), currency="EUR",
+    )  # fmt: skip
+    assert decision.status == "REJECTED"
+
+
 def test_withdrawal_pays_out_to_the_external_account():
     deposit(A, "10")
     services.entry_post(

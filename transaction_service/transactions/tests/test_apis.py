@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 SHAPE = {
     "id", "type", "status", "amount", "currency", "from_wallet_id", "to_wallet_id", "failure_reason",
-    "created_at", "updated_at", "reserved_at", "posted_at",
+    "created_at", "updated_at", "reserved_at", "posted_at", "refund_of",
 }  # fmt: skip
 
 
