@@ -270,7 +270,7 @@ def _refund_create(*, owner_id: int, request: TransactionRequest) -> tuple[Trans
         request_fingerprint=request.fingerprint,
         next_check_at=timezone.now() + timedelta(seconds=settings.SAGA_DEADLINE),
     )  # fmt: skip
-    _status_changed_emit(tx)
+    outbox_events_create([_status_changed_event(tx)])
     return tx, True
 
 
