@@ -147,14 +147,7 @@ def test_every_event_delivered_twice_at_every_hop_changes_nothing(stack, alice, 
     assert_invariants(stack)
     balances = (alice.balance(), bob.balance())
 
-    republished = sum(_republish_everything(stack, folder) for folder in PUBLISHERS)
-    assert republished > 0
-    # The relay marks a row published only once the broker acknowledged it; then every consumer group
-    # must commit past every copy — applied as a duplicate (the inbox had it) or skipped (a type that
-    # group does not handle). (Watermarks, not message counts: Tansu's high watermark may count a
-    # batch of records as one.)
-    invariants.wait_quiet(stack)
-    wait_until(lambda: invariants.consumers_caught_up(stack), timeout=60, message="every consumer past the copies")
+    assert republish_everything_and_wait(stack) > 0
     assert_invariants(stack)
     assert (alice.balance(), bob.balance()) == balances
 
@@ -310,6 +303,18 @@ def _monotonic() -> float:
 
 
 PUBLISHERS = ("transaction_service", "wallet_service", "ledger_service")
+
+
+def republish_everything_and_wait(stack: Stack) -> int:
+    """Every event every service ever published, sent again; returns once every consumer is past the
+    copies. The relay marks a row published only once the broker acknowledged it; then every consumer
+    group must commit past every copy — applied as a duplicate (the inbox had it) or skipped (a type
+    that group does not handle). (Watermarks, not message counts: Tansu's high watermark may count a
+    batch of records as one.)"""
+    republished = sum(_republish_everything(stack, folder) for folder in PUBLISHERS)
+    invariants.wait_quiet(stack)
+    wait_until(lambda: invariants.consumers_caught_up(stack), timeout=60, message="every consumer past the copies")
+    return republished
 
 
 def _republish_everything(stack: Stack, folder: str) -> int:
