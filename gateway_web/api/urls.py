@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from api import apis
+from api import apis, schedules
 
 urlpatterns = [
     path("wallets", apis.WalletListCreateApi.as_view(), name="wallet-list"),
@@ -12,6 +12,10 @@ urlpatterns = [
     path("transfers", apis.TransferCreateApi.as_view(), name="transfer-create"),
     path("transactions", apis.TransactionListApi.as_view(), name="transaction-list"),
     path("transactions/<uuid:transaction_id>", apis.TransactionDetailApi.as_view(), name="transaction-detail"),
+    path("scheduled-transfers", schedules.ScheduledTransferListCreateApi.as_view(), name="schedule-list"),
+    path(
+        "scheduled-transfers/<uuid:schedule_id>", schedules.ScheduledTransferDetailApi.as_view(), name="schedule-detail"
+    ),
     path("activity", apis.ActivityListApi.as_view(), name="activity-list"),
     path("healthz", apis.HealthApi.as_view(), name="api-healthz"),
     path("readyz", apis.ReadyApi.as_view(), name="api-readyz"),

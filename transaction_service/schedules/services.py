@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -28,11 +29,17 @@ from walletkit.money import InvalidAmount, amount_format, amount_parse
 
 logger = logging.getLogger(__name__)
 
-RUN_LEASE_SECONDS = 60  # longer than transaction_initiate's worst case (3 reserve tries), as the sweeper's
 RUN_RETRY_SECONDS = 2  # after an answer that says "not now" (429 overloaded, wallet unreachable)
 CATCH_UP_MAX = 31  # runs recorded per schedule per round when the scheduler was down for days
 FINISHED = (ScheduleStatus.CANCELLED, ScheduleStatus.COMPLETED)
 STOPPED = (ScheduleStatus.PAUSED, ScheduleStatus.CANCELLED)  # their runs not yet started are never paid
+
+
+def _run_lease() -> timedelta:
+    """Longer than transaction_initiate's worst case (every reserve try timing out). The lease only saves
+    work: a run paid twice at once (a lease outlived by a frozen scheduler) still makes one transaction,
+    because both tries carry the same idempotency key."""
+    return timedelta(seconds=clients.RESERVE_ATTEMPTS * settings.SERVICE_HTTP_TIMEOUT + 5)
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -166,7 +173,7 @@ def scheduled_runs_claim(*, limit: int = 50) -> list[ScheduledRun]:
             run.schedule = schedule
             if schedule.status not in STOPPED:  # a COMPLETED schedule still pays its last recorded run
                 run.attempts += 1
-                run.next_attempt_at = now + timedelta(seconds=RUN_LEASE_SECONDS)
+                run.next_attempt_at = now + _run_lease()
                 run.save(update_fields=["attempts", "next_attempt_at"])
                 claimed.append(run)
             else:
