@@ -7,7 +7,7 @@ os.environ.setdefault("SERVICE_NAME", "transaction")
 from walletkit.conf import *  # noqa: E402, F403
 from walletkit.conf import INSTALLED_APPS, env  # noqa: E402
 
-INSTALLED_APPS = [*INSTALLED_APPS, "transactions", "schedules"]
+INSTALLED_APPS = [*INSTALLED_APPS, "transactions", "schedules", "paymentrequests"]
 
 # One group: the Procfile runs both in one loop (one fetch session, handlers never concurrent).
 CONSUMERS = {

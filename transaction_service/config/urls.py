@@ -4,4 +4,5 @@ urlpatterns = [
     path("", include("walletkit.urls")),
     path("", include("transactions.urls")),
     path("", include("schedules.urls")),
+    path("", include("paymentrequests.urls")),
 ]

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import logging
 
+from paymentrequests.services import payment_requests_expire
 from schedules.services import scheduled_run_pay, scheduled_runs_claim
 
 logger = logging.getLogger(__name__)
 
 
 def scheduler_round(*, limit: int = 50) -> int:
-    """Returns how many runs it tried to pay."""
+    """Returns how many runs it tried to pay. Ends the payment requests past their expires_at too (the one
+    other thing in this service that happens at a time rather than on a request)."""
+    payment_requests_expire()
     runs = scheduled_runs_claim(limit=limit)
     for run in runs:
         try:

@@ -364,7 +364,15 @@ def _status_advance_locked(
         tx.save(update_fields=[*changed, "updated_at"])
     if moves:
         _status_changed_emit(tx)
+        _payment_request_follow(tx)
     return tx
+
+
+def _payment_request_follow(tx: Transaction) -> None:
+    # Imported here: paymentrequests pays through this module (transaction_initiate).
+    from paymentrequests.services import payment_request_transfer_moved
+
+    payment_request_transfer_moved(tx)
 
 
 def _details_fill(tx: Transaction, *, currency: str | None, counterparty_owner_id: int | None) -> list[str]:
