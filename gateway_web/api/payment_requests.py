@@ -64,7 +64,7 @@ class PaymentRequestListCreateApi(APIView):
     @extend_schema(
         operation_id="payment_requests_create",
         request=InputSerializer,
-        description="Both people get `{\"type\": \"payment_request\", \"payment_request\": {…}}` on the websocket "
+        description='Both people get `{"type": "payment_request", "payment_request": {…}}` on the websocket '
         "at this and every later change.",
         responses={
             201: PaymentRequestSerializer,

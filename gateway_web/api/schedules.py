@@ -57,7 +57,9 @@ class ScheduledTransferListCreateApi(APIView):
         responses={
             201: ScheduledTransferSerializer,
             **_errors(400, 401, 503),
-            404: OpenApiResponse(ErrorSerializer, description="`wallet_not_found`: `from_wallet_id` is not the caller's."),
+            404: OpenApiResponse(
+                ErrorSerializer, description="`wallet_not_found`: `from_wallet_id` is not the caller's."
+            ),
         },
     )
     def post(self, request):

@@ -18,19 +18,23 @@ urlpatterns = [
     ),
     path("payment-requests", payment_requests.PaymentRequestListCreateApi.as_view(), name="payment-request-list"),
     path(
-        "payment-requests/<uuid:request_id>", payment_requests.PaymentRequestDetailApi.as_view(),
+        "payment-requests/<uuid:request_id>",
+        payment_requests.PaymentRequestDetailApi.as_view(),
         name="payment-request-detail",
     ),  # fmt: skip
     path(
-        "payment-requests/<uuid:request_id>/pay", payment_requests.PaymentRequestPayApi.as_view(),
+        "payment-requests/<uuid:request_id>/pay",
+        payment_requests.PaymentRequestPayApi.as_view(),
         name="payment-request-pay",
     ),  # fmt: skip
     path(
-        "payment-requests/<uuid:request_id>/decline", payment_requests.PaymentRequestDeclineApi.as_view(),
+        "payment-requests/<uuid:request_id>/decline",
+        payment_requests.PaymentRequestDeclineApi.as_view(),
         name="payment-request-decline",
     ),  # fmt: skip
     path(
-        "payment-requests/<uuid:request_id>/cancel", payment_requests.PaymentRequestCancelApi.as_view(),
+        "payment-requests/<uuid:request_id>/cancel",
+        payment_requests.PaymentRequestCancelApi.as_view(),
         name="payment-request-cancel",
     ),  # fmt: skip
     path("activity", apis.ActivityListApi.as_view(), name="activity-list"),

@@ -79,6 +79,8 @@ wallet_event_handle = EventHandlers(
     }
 )
 ledger_event_handle = EventHandlers({EventType.LEDGER_REJECTED: hold_settled_without_money_handle})
+
+
 def payment_request_changed_handle(envelope: Envelope) -> None:
     view, user_ids = envelope.payload["payment_request"], envelope.payload["user_ids"]
     if not isinstance(view, dict) or not view.get("id") or not user_ids:

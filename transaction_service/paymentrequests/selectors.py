@@ -6,9 +6,9 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import Q
+from transactions.selectors import cursor_decode, cursor_encode
 
 from paymentrequests.models import PaymentRequest
-from transactions.selectors import cursor_decode, cursor_encode
 from walletkit.money import amount_format
 
 

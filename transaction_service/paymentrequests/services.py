@@ -16,12 +16,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
+from transactions.models import Transaction, TransactionStatus, TransactionType
+from transactions.services import Response, transaction_initiate
 
 from paymentrequests import clients
 from paymentrequests.models import PaymentRequest, RequestStatus
 from paymentrequests.selectors import payment_request_shape
-from transactions.models import Transaction, TransactionStatus, TransactionType
-from transactions.services import Response, transaction_initiate
 from walletkit.errors import ApiError
 from walletkit.events import EventType, Topic, envelope_build
 from walletkit.money import InvalidAmount, amount_format, amount_parse
@@ -37,7 +37,9 @@ def _not_found() -> ApiError:
 
 def _not_pending(request: PaymentRequest) -> ApiError:
     state = "being paid" if request.status == RequestStatus.PENDING else request.status.lower()
-    return ApiError(f"This payment request is {state}.", code="request_not_pending", status_code=status.HTTP_409_CONFLICT)
+    return ApiError(
+        f"This payment request is {state}.", code="request_not_pending", status_code=status.HTTP_409_CONFLICT
+    )
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -47,7 +49,10 @@ def _invalid(field: str, message: str) -> ApiError:
 def _changed_emit(request: PaymentRequest) -> None:
     envelope = envelope_build(
         event_type=EventType.PAYMENT_REQUEST_CHANGED,
-        payload={"payment_request": payment_request_shape(request), "user_ids": [request.requester_id, request.payer_id]},
+        payload={
+            "payment_request": payment_request_shape(request),
+            "user_ids": [request.requester_id, request.payer_id],
+        },
     )
     outbox_event_create(topic=Topic.TRANSACTION_EVENTS, key=str(request.id), envelope=envelope)
 
@@ -103,9 +108,10 @@ def _being_paid(request: PaymentRequest) -> bool:
     less than a lease ago and no transfer is there yet)."""
     if not request.transfer_key:
         return False
-    tx = request.transaction or Transaction.objects.filter(
-        owner_id=request.payer_id, idempotency_key=request.transfer_key
-    ).first()
+    tx = (
+        request.transaction
+        or Transaction.objects.filter(owner_id=request.payer_id, idempotency_key=request.transfer_key).first()
+    )
     if tx is not None:
         return tx.status != TransactionStatus.FAILED
     return request.pay_started_at is not None and timezone.now() - request.pay_started_at < _pay_lease()
@@ -208,5 +214,3 @@ def payment_requests_expire(*, limit: int = 100) -> int:
         _expire_if_due(request)
         expired += request.status == RequestStatus.EXPIRED
     return expired
-
-

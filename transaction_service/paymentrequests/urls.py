@@ -12,6 +12,8 @@ urlpatterns = [
         name="payment-request-decline",
     ),
     path(
-        "payment-requests/<uuid:request_id>/cancel", apis.PaymentRequestCancelApi.as_view(), name="payment-request-cancel"
+        "payment-requests/<uuid:request_id>/cancel",
+        apis.PaymentRequestCancelApi.as_view(),
+        name="payment-request-cancel",
     ),
 ]

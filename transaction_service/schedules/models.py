@@ -49,7 +49,9 @@ class ScheduledTransfer(models.Model):
         db_table = "scheduled_transfer"
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="scheduled_transfer_amount_positive"),
-            models.CheckConstraint(condition=~Q(from_wallet_id=F("to_wallet_id")), name="scheduled_transfer_two_wallets"),
+            models.CheckConstraint(
+                condition=~Q(from_wallet_id=F("to_wallet_id")), name="scheduled_transfer_two_wallets"
+            ),
             models.CheckConstraint(
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
                 name="scheduled_transfer_end_after_start",

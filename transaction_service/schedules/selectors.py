@@ -56,5 +56,3 @@ def schedule_shape(schedule: ScheduledTransfer) -> dict[str, Any]:
         "created_at": schedule.created_at.isoformat().replace("+00:00", "Z"),
         "runs": [run_shape(run) for run in schedule.runs.all()],
     }
-
-

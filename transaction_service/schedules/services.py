@@ -18,12 +18,12 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from rest_framework import status
+from transactions.models import Transaction, TransactionType
+from transactions.services import transaction_initiate
 
 from schedules import clients
 from schedules.dates import run_date, run_index_from, today_utc
-from schedules.models import Repeat, RunStatus, ScheduledRun, ScheduledTransfer, ScheduleStatus
-from transactions.models import Transaction, TransactionType
-from transactions.services import transaction_initiate
+from schedules.models import RunStatus, ScheduledRun, ScheduledTransfer, ScheduleStatus
 from walletkit.errors import ApiError
 from walletkit.money import InvalidAmount, amount_format, amount_parse
 
@@ -105,9 +105,7 @@ def _locked(*, schedule_id: UUID, owner_id: int) -> ScheduledTransfer:
 
 
 @transaction.atomic
-def schedule_update(
-    *, schedule_id: UUID, owner_id: int, changes: dict[str, Any]
-) -> ScheduledTransfer:
+def schedule_update(*, schedule_id: UUID, owner_id: int, changes: dict[str, Any]) -> ScheduledTransfer:
     """``changes``: any of amount, end_date (null: no end), status ACTIVE|PAUSED. A new amount applies to runs
     not yet recorded. Resuming skips the dates missed while paused (it never pays them late)."""
     schedule = _locked(schedule_id=schedule_id, owner_id=owner_id)

@@ -10,12 +10,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
-
-from paymentrequests.models import PaymentRequest
 from schedules.scheduler import scheduler_round
 from transactions.models import Transaction
 from transactions.services import transaction_status_advance
 from transactions.tests.fakes import hold_created
+
+from paymentrequests.models import PaymentRequest
 from walletkit.outbox.models import OutboxEvent
 from walletkit.testing.tokens import service_token_as
 
@@ -83,8 +83,9 @@ def test_create_into_someone_elses_wallet_is_404_and_a_user_token_may_not_create
 
 def test_asking_yourself_or_an_invalid_amount_is_400(wallet):
     for overrides in ({"payer_id": REQUESTER}, {"amount": "0"}, {"amount": 2.5}):
-        response = as_gateway(REQUESTER).post("/payment-requests", {"to_wallet_id": str(TO_WALLET), "payer_id": PAYER,
-            "payer_username": "bob", "requester_username": "alice", "amount": "1", **overrides}, format="json")  # fmt: skip
+        body = {"to_wallet_id": str(TO_WALLET), "payer_id": PAYER, "payer_username": "bob",
+                "requester_username": "alice", "amount": "1", **overrides}  # fmt: skip
+        response = as_gateway(REQUESTER).post("/payment-requests", body, format="json")
         assert response.status_code == 400, response.json()
     assert not PaymentRequest.objects.exists()
 
