@@ -14,12 +14,17 @@ from tests.test_browser import LIVE_TIMEOUT_MS, browser, log_in, tabs  # noqa: F
 from walletkit.testing.waiting import wait_until
 
 
+def signed_in(tab, username: str) -> None:
+    log_in(tab, username)
+    expect(tab.page.get_by_role("heading", name="Your wallets")).to_be_visible()
+
+
 def test_a_request_shows_up_live_for_the_payer_who_pays_it_once_and_both_see_it_paid(gateway_url, tabs):  # noqa: F811
     alice, bob = Person.sign_up(gateway_url, prefix="alice"), Person.sign_up(gateway_url, prefix="bob")
     bob.fund("40")
     alices, bobs = tabs(), tabs()
-    log_in(alices, alice.username)
-    log_in(bobs, bob.username)
+    signed_in(alices, alice.username)
+    signed_in(bobs, bob.username)
     bobs.page.goto("/requests")
     expect(bobs.page.get_by_role("heading", name="Asked of you")).to_be_visible()
 
@@ -49,7 +54,7 @@ def test_a_request_declined_in_the_browser_is_declined_for_both(gateway_url, tab
                                                 "amount": "3"})  # fmt: skip
     assert response.status_code == 201, response.text
     bobs = tabs()
-    log_in(bobs, bob.username)
+    signed_in(bobs, bob.username)
     bobs.page.goto("/requests")
     bobs.page.locator("#requests-live .request", has_text=alice.username).get_by_role("button", name="Decline").click()
     expect(bobs.page.locator("#requests-live .request", has_text=alice.username)).to_contain_text("DECLINED")
@@ -60,7 +65,7 @@ def test_a_scheduled_transfer_created_in_the_browser_pays_today_and_is_cancelled
     alice, bob = Person.sign_up(gateway_url, prefix="alice"), Person.sign_up(gateway_url, prefix="bob")
     alice.fund("30")
     tab = tabs()
-    log_in(tab, alice.username)
+    signed_in(tab, alice.username)
     page = tab.page
     page.goto("/scheduled")
     page.get_by_label("To (username or wallet id)").fill(bob.username)
