@@ -32,7 +32,7 @@ class PaymentRequest(models.Model):
     # The payment in progress or done: the payer's Idempotency-Key and the transfer's own key (one per
     # attempt, so a refused attempt can be followed by another); cleared when the transfer FAILS.
     pay_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
-    transfer_key = models.CharField(max_length=80, null=True, blank=True)  # noqa: DJ001
+    transfer_key = models.CharField(max_length=80, null=True, blank=True, unique=True)  # noqa: DJ001
     pay_started_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     transaction = models.ForeignKey(
