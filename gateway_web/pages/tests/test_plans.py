@@ -36,8 +36,8 @@ def test_a_refused_schedule_form_frees_its_key_for_the_corrected_form(browser, u
     other = {**WALLET, "id": SCHEDULE["to_wallet_id"], "owner_id": payee.id}
     downstream.routes[("GET", "/wallets")] = lambda r: (200, [WALLET] if r.claims.get("token_type") else [other])
     downstream.answer("GET", "/scheduled-transfers", 200, [])
-    downstream.answer("POST", "/scheduled-transfers", 400, {"code": "invalid", "detail": "No.",
-                                                              "errors": {"start_date": ["Must be today or later."]}})  # fmt: skip
+    refusal = {"code": "invalid", "detail": "No.", "errors": {"start_date": ["Must be today or later."]}}
+    downstream.answer("POST", "/scheduled-transfers", 400, refusal)
     signed_in(browser, payer)
     form = {"from_wallet": WALLET["id"], "recipient": "quinn", "amount": "4", "start_date": "2099-01-01",
             "repeat": "daily", "idempotency_key": "form-1"}  # fmt: skip
