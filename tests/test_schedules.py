@@ -99,13 +99,40 @@ def test_a_run_refused_for_funds_is_failed_pushed_to_the_owner_and_the_schedule_
     assert shown["status"] == "ACTIVE" and shown["next_run_on"] > today()
 
 
-def test_a_cancelled_schedule_is_cancelled_and_records_no_run(stack, alice, bob):
+def test_a_schedule_is_paused_resumed_edited_then_cancelled_and_records_no_run(stack, alice, bob):
     tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
-    schedule = schedule_create(alice, bob, "5", start_date=tomorrow)
+    schedule = schedule_create(alice, bob, "5", start_date=tomorrow, repeat="monthly")
+    path = f"/scheduled-transfers/{schedule['id']}"
+    paused = alice.client.patch(path, headers=alice.headers, json={"status": "PAUSED", "amount": "6.25"})
+    assert (paused.status_code, paused.json()["status"], paused.json()["amount"]) == (200, "PAUSED", "6.2500")
+    resumed = alice.client.patch(path, headers=alice.headers, json={"status": "ACTIVE"})
+    assert (resumed.json()["status"], resumed.json()["next_run_on"]) == ("ACTIVE", tomorrow)
+    assert bob.client.patch(path, headers=bob.headers, json={"status": "PAUSED"}).status_code == 404
     deleted = alice.client.delete(f"/scheduled-transfers/{schedule['id']}", headers=alice.headers)
     assert deleted.status_code == 204, deleted.text
     shown = schedule_get(alice, schedule["id"])
     assert (shown["status"], shown["next_run_on"], shown["runs"]) == ("CANCELLED", None, [])
+    again = alice.client.patch(path, headers=alice.headers, json={"status": "ACTIVE"})
+    assert (again.status_code, again.json()["code"]) == (409, "schedule_finished")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"amount": "0"}, {"amount": "1e3"}, {"repeat": "yearly"}, {"start_date": "2000-01-01"}, {"to_wallet_id": "x"}],
+)
+def test_invalid_schedules_are_400_and_create_nothing(stack, alice, bob, change):
+    body = {"from_wallet_id": alice.wallet_id, "to_wallet_id": bob.wallet_id, "amount": "5", "start_date": today(),
+            "repeat": "daily", **change}  # fmt: skip
+    response = alice.post("/scheduled-transfers", body)
+    assert (response.status_code, response.json()["code"]) == (400, "invalid"), response.text
+    assert alice.get("/scheduled-transfers").json() == []
+
+
+def test_a_schedule_from_someone_elses_wallet_is_404(stack, alice, bob):
+    body = {"from_wallet_id": bob.wallet_id, "to_wallet_id": alice.wallet_id, "amount": "5", "start_date": today(),
+            "repeat": "daily"}  # fmt: skip
+    response = alice.post("/scheduled-transfers", body)
+    assert (response.status_code, response.json()["code"]) == (404, "wallet_not_found")
 
 
 def test_two_schedulers_at_once_pay_each_run_once(stack, alice, bob):

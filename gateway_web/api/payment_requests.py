@@ -148,7 +148,12 @@ def _finish_schema(operation_id: str, who: str, to: str):
         operation_id=operation_id,
         request=None,
         description=f"By the {who} only (the other party gets 403): the request becomes {to}.",
-        responses={200: PaymentRequestSerializer, **_errors(401, 404, 503), 409: NOT_PENDING},
+        responses={
+            200: PaymentRequestSerializer,
+            **_errors(401, 404, 503),
+            403: OpenApiResponse(ErrorSerializer, description=f"`permission_denied`: you are not the {who}."),
+            409: NOT_PENDING,
+        },
     )
 
 
