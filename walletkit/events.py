@@ -40,6 +40,7 @@ class EventType(StrEnum):
     LEDGER_POSTED = "LedgerPosted"
     LEDGER_REJECTED = "LedgerRejected"
     TRANSACTION_STATUS_CHANGED = "TransactionStatusChanged"
+    PAYMENT_REQUEST_CHANGED = "PaymentRequestChanged"  # on transaction.events, keyed by the request id
 
 
 # What each payload must carry. Amount fields must be decimal strings; id fields UUID strings.
@@ -53,6 +54,7 @@ PAYLOAD_FIELDS: dict[EventType, set[str]] = {
     EventType.LEDGER_POSTED: _MOVEMENT | {"entry_id"},
     EventType.LEDGER_REJECTED: _MOVEMENT | {"reason"},
     EventType.TRANSACTION_STATUS_CHANGED: {"transaction", "user_ids"},
+    EventType.PAYMENT_REQUEST_CHANGED: {"payment_request", "user_ids"},
 }
 AMOUNT_FIELDS = {"amount"}
 UUID_FIELDS = {"wallet_id", "entry_id"}

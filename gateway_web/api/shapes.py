@@ -103,3 +103,72 @@ class TransactionQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=TRANSACTION_STATUSES, required=False)
     cursor = serializers.CharField(required=False, max_length=512)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+
+SCHEDULE_REPEATS = ["none", "daily", "weekly", "monthly"]
+SCHEDULE_STATUSES = ["ACTIVE", "PAUSED", "CANCELLED", "COMPLETED"]
+RUN_STATUSES = [*TRANSACTION_STATUSES, "PENDING", "SKIPPED"]
+
+
+class ScheduledRunSerializer(serializers.Serializer):
+    run_on = serializers.DateField(help_text="The UTC date this run is for.")
+    transaction_id = serializers.UUIDField(allow_null=True, help_text="The transfer this run made, once made.")
+    status = serializers.ChoiceField(
+        choices=RUN_STATUSES,
+        help_text="The transfer's status; without a transfer: PENDING (being paid), FAILED (refused before a "
+        "transfer was made) or SKIPPED (the schedule was paused or cancelled before the run started).",
+    )
+    failure_reason = serializers.CharField(allow_null=True, help_text="e.g. insufficient_funds, limit_exceeded.")
+    amount = AmountOutField()
+
+
+class ScheduledTransferSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    from_wallet_id = serializers.UUIDField()
+    to_wallet_id = serializers.UUIDField()
+    amount = AmountOutField()
+    currency = serializers.CharField()
+    note = serializers.CharField(allow_blank=True)
+    repeat = serializers.ChoiceField(choices=SCHEDULE_REPEATS)
+    start_date = serializers.DateField()
+    end_date = serializers.DateField(allow_null=True)
+    status = serializers.ChoiceField(
+        choices=SCHEDULE_STATUSES, help_text="COMPLETED: no run is left (a one-off that ran, or past end_date)."
+    )
+    next_run_on = serializers.DateField(allow_null=True, help_text="The next run's UTC date; null when none.")
+    created_at = serializers.DateTimeField()
+    runs = ScheduledRunSerializer(many=True, help_text="Oldest first.")
+
+
+PAYMENT_REQUEST_STATUSES = ["PENDING", "PAID", "DECLINED", "CANCELLED", "EXPIRED"]
+
+
+class PaymentRequestSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    requester = serializers.CharField(help_text="Username of who asks to be paid.")
+    payer = serializers.CharField(help_text="Username of who is asked to pay.")
+    to_wallet_id = serializers.UUIDField()
+    amount = AmountOutField()
+    currency = serializers.CharField()
+    note = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(
+        choices=PAYMENT_REQUEST_STATUSES, help_text="PENDING also while being paid (transaction_id is then set)."
+    )
+    transaction_id = serializers.UUIDField(allow_null=True, help_text="The transfer paying it (the latest try).")
+    failure_reason = serializers.CharField(allow_null=True, help_text="Why the latest try to pay it was refused.")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class PaymentRequestPageSerializer(serializers.Serializer):
+    results = PaymentRequestSerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="Full URL of the next page, or null on the last one.")
+
+
+class PaymentRequestQuerySerializer(serializers.Serializer):
+    role = serializers.ChoiceField(
+        choices=["payer", "requester"], required=False, help_text="payer: incoming; requester: outgoing; none: both."
+    )
+    status = serializers.ChoiceField(choices=PAYMENT_REQUEST_STATUSES, required=False)
+    cursor = serializers.CharField(required=False, max_length=512)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100)

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from api import apis
+from api import apis, payment_requests, schedules
 
 urlpatterns = [
     path("wallets", apis.WalletListCreateApi.as_view(), name="wallet-list"),
@@ -14,6 +14,31 @@ urlpatterns = [
     path("transactions", apis.TransactionListApi.as_view(), name="transaction-list"),
     path("transactions/<uuid:transaction_id>", apis.TransactionDetailApi.as_view(), name="transaction-detail"),
     path("transactions/<uuid:transaction_id>/refunds", apis.TransactionRefundApi.as_view(), name="transaction-refunds"),
+    path("scheduled-transfers", schedules.ScheduledTransferListCreateApi.as_view(), name="schedule-list"),
+    path(
+        "scheduled-transfers/<uuid:schedule_id>", schedules.ScheduledTransferDetailApi.as_view(), name="schedule-detail"
+    ),
+    path("payment-requests", payment_requests.PaymentRequestListCreateApi.as_view(), name="payment-request-list"),
+    path(
+        "payment-requests/<uuid:request_id>",
+        payment_requests.PaymentRequestDetailApi.as_view(),
+        name="payment-request-detail",
+    ),  # fmt: skip
+    path(
+        "payment-requests/<uuid:request_id>/pay",
+        payment_requests.PaymentRequestPayApi.as_view(),
+        name="payment-request-pay",
+    ),  # fmt: skip
+    path(
+        "payment-requests/<uuid:request_id>/decline",
+        payment_requests.PaymentRequestDeclineApi.as_view(),
+        name="payment-request-decline",
+    ),  # fmt: skip
+    path(
+        "payment-requests/<uuid:request_id>/cancel",
+        payment_requests.PaymentRequestCancelApi.as_view(),
+        name="payment-request-cancel",
+    ),  # fmt: skip
     path("activity", apis.ActivityListApi.as_view(), name="activity-list"),
     path("healthz", apis.HealthApi.as_view(), name="api-healthz"),
     path("readyz", apis.ReadyApi.as_view(), name="api-readyz"),

@@ -8,7 +8,9 @@ Protocol:
 - The socket closes with 4401 when the token expires; sending a fresh token
   (``{"type": "auth", ...}`` again, same user) before then keeps it open.
 - Messages: ``{"type": "transaction.status", "transaction": {...transaction...}}``, relayed from
-  the channel-layer group ``user_<id>`` that history_service publishes to after each commit.
+  the channel-layer group ``user_<id>`` that history_service publishes to after each commit; and
+  ``{"type": "payment_request", "payment_request": {...}}`` at every change of a payment request the
+  user is a party to (the same group; history_service relays transaction_service's event).
 - Logout (API or page) closes every socket of the user with 4401 (``session.end`` on the group).
 
 Catch-up: pushes are best effort (a socket that was down missed them). A reconnecting client
@@ -76,6 +78,9 @@ class TransactionStatusConsumer(AsyncJsonWebsocketConsumer):
 
     async def transaction_status(self, event):
         await self.send_json({"type": "transaction.status", "transaction": event["transaction"]})
+
+    async def payment_request(self, event):
+        await self.send_json({"type": "payment_request", "payment_request": event["payment_request"]})
 
     async def session_end(self, event):
         await self.close(code=CLOSE_UNAUTHENTICATED)

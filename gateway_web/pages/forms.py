@@ -189,3 +189,41 @@ class ResolveForm(forms.Form):
             except InvalidAmount as exc:
                 self.add_error("amount", str(exc))
         return data
+
+
+class ScheduleForm(TransferForm):
+    """A transfer repeated on UTC dates. The key makes a resubmit one schedule, not two (pages.plans)."""
+
+    start_date = forms.DateField(label="First payment (UTC date)", widget=forms.DateInput(attrs={"type": "date"}))
+    repeat = forms.ChoiceField(
+        choices=[("none", "Once"), ("daily", "Every day"), ("weekly", "Every week"), ("monthly", "Every month")],
+        help_text="Monthly on the 29th–31st pays on the last day of shorter months.",
+    )
+    end_date = forms.DateField(
+        required=False, label="Last payment (optional)", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(max_length=140, required=False)
+
+
+class PaymentRequestForm(forms.Form):
+    to_wallet = forms.ChoiceField(label="Into wallet")
+    payer_username = forms.CharField(max_length=150, label="Ask (username)")
+    amount = AmountField()
+    note = forms.CharField(max_length=140, required=False)
+    idempotency_key = forms.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH, widget=forms.HiddenInput)
+    payer_username.widget.attrs.update(autocomplete="off", autocapitalize="none")
+
+    def __init__(self, *args, wallets: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_wallet"].choices = [(w["id"], f"{w['name'] or 'Wallet'} · {w['currency']}") for w in wallets]
+
+
+class PayRequestForm(forms.Form):
+    from_wallet = forms.ChoiceField(label="Pay from")
+    idempotency_key = forms.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH, widget=forms.HiddenInput)
+
+    def __init__(self, *args, wallets: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from_wallet"].choices = [
+            (w["id"], f"{w['name'] or 'Wallet'} · {w['currency']} · {w['available']} available") for w in wallets
+        ]

@@ -133,3 +133,53 @@ def recipient_by_wallet(*, wallet_id: UUID) -> dict | None:
         raise
     owner = get_user_model().objects.filter(id=wallet["owner_id"]).first()
     return {"wallet_id": wallet["id"], "username": owner.username if owner else "?", "currency": wallet["currency"]}
+
+
+# --- Scheduled transfers and payment requests (transaction_service, decision 0014) ----------------
+
+
+def schedules_list(*, token: str) -> list[dict]:
+    return _get(token, "transaction", "/scheduled-transfers")
+
+
+def schedule_create(*, token: str, payload: dict) -> dict:
+    return service_call("POST", "transaction", "/scheduled-transfers", user_token=token, json=payload)[1]
+
+
+def schedule_update(*, token: str, schedule_id: UUID, changes: dict) -> dict:
+    path = f"/scheduled-transfers/{schedule_id}"
+    return service_call("PATCH", "transaction", path, user_token=token, json=changes)[1]
+
+
+def schedule_cancel(*, token: str, schedule_id: UUID) -> None:
+    service_call("DELETE", "transaction", f"/scheduled-transfers/{schedule_id}", user_token=token)
+
+
+def payment_requests_list(*, token: str, role: str) -> list[dict]:
+    return _get(token, "transaction", "/payment-requests", params={"role": role, "limit": 50})["results"]
+
+
+def payment_request_get(*, token: str, request_id: UUID) -> dict:
+    return _get(token, "transaction", f"/payment-requests/{request_id}")
+
+
+def payment_request_act(*, token: str, request_id: UUID, action: str) -> dict:
+    """``action``: decline (the payer) or cancel (the requester)."""
+    return service_call("POST", "transaction", f"/payment-requests/{request_id}/{action}", user_token=token)[1]
+
+
+def payment_request_pay(*, token: str, request_id: UUID, from_wallet_id: str, key: str) -> dict:
+    """The transfer paying it; the form's key makes a resubmit the same payment (and waits out a first
+    submit still being decided, as movement_submit does)."""
+    payload = {"from_wallet_id": from_wallet_id, "idempotency_key": key}
+    deadline = time.monotonic() + movement_timeout()
+    while True:
+        try:
+            return service_call(
+                "POST", "transaction", f"/payment-requests/{request_id}/pay", user_token=token, json=payload,
+                timeout=movement_timeout(),
+            )[1]  # fmt: skip
+        except DownstreamError as error:
+            if error.body.get("code") != "idempotency_in_progress" or time.monotonic() > deadline:
+                raise
+        time.sleep(IN_PROGRESS_RETRY_SECONDS)

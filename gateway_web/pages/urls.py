@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pages import staff, views
+from pages import plans, staff, views
 
 app_name = "pages"
 
@@ -25,6 +25,15 @@ urlpatterns = [
     path("transactions/<uuid:transaction_id>", views.transaction_detail, name="transaction"),
     path("transactions/<uuid:transaction_id>/refund", views.transaction_refund, name="transaction-refund"),
     path("transactions/<uuid:transaction_id>/status", views.transaction_status, name="transaction-status"),
+    path("scheduled", plans.scheduled, name="scheduled"),
+    path(
+        "scheduled/<uuid:schedule_id>/<str:action>",
+        plans.schedule_action,
+        name="schedule-action",
+    ),
+    path("requests", plans.payment_requests, name="requests"),
+    path("requests/<uuid:request_id>/pay", plans.payment_request_pay, name="request-pay"),
+    path("requests/<uuid:request_id>/<str:action>", plans.payment_request_act, name="request-act"),
     path("staff/reconciliation", staff.reconciliation, name="staff-reconciliation"),
     path("staff/reconciliation/run", staff.run_now, name="staff-run"),
     path(

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from history.models import EntryType, Status
-from history.services import EntryNews, Movement, history_entries_record, wallet_owner_record
+from history.services import EntryNews, Movement, history_entries_record, payment_request_push, wallet_owner_record
 from walletkit.events import Envelope, EventType, InvalidEvent
 from walletkit.inbox.registry import EventHandlers, batched
 
@@ -95,7 +95,21 @@ wallet_event_handle = EventHandlers(
     }
 )
 ledger_event_handle = EventHandlers({EventType.LEDGER_REJECTED: entries_record_handle})
-transaction_event_handle = EventHandlers({EventType.TRANSACTION_STATUS_CHANGED: entries_record_handle})
+
+
+def payment_request_changed_handle(envelope: Envelope) -> None:
+    view, user_ids = envelope.payload["payment_request"], envelope.payload["user_ids"]
+    if not isinstance(view, dict) or not view.get("id") or not user_ids:
+        raise InvalidEvent("a payment request change without its request or its people")
+    payment_request_push(user_ids=[int(user_id) for user_id in user_ids], payment_request=view)
+
+
+transaction_event_handle = EventHandlers(
+    {
+        EventType.TRANSACTION_STATUS_CHANGED: entries_record_handle,
+        EventType.PAYMENT_REQUEST_CHANGED: payment_request_changed_handle,
+    }
+)
 
 
 def _accepted_owners(movement: Movement, user_ids: list[int]) -> dict[UUID, int]:

@@ -287,6 +287,17 @@ def _push_after_commit(user_ids: Iterable[int], view: dict[str, Any]) -> None:
         queued[(user_id, view["id"])] = view
 
 
+def payment_request_push(*, user_ids: list[int], payment_request: dict[str, Any]) -> None:
+    """Relay a payment request's change to both people's websockets once the consumer's batch commits.
+    Nothing is stored here: the request lives in transaction_service, and a client that missed a push
+    reads it again there (GET /payment-requests). Best effort, like the status pushes."""
+    sends = [
+        (user_group_name(user_id), {"type": "payment_request", "payment_request": payment_request})
+        for user_id in dict.fromkeys(user_ids)
+    ]
+    transaction.on_commit(lambda: group_send_all(sends), robust=True)
+
+
 def _pushes_send() -> None:
     """Best effort — a client that missed a push catches up with ``/activity?changed_since=``."""
     queued, _pushes.queued = getattr(_pushes, "queued", None) or {}, None

@@ -458,6 +458,7 @@ def transactions_status_advance(*, news: Sequence[StatusNews]) -> None:
             changed.setdefault(tx.id, set()).update(fields)
         if moved:  # the shape as of this change: a later piece of news may move it again
             events.append(_status_changed_event(tx, correlation_id=item.correlation_id))
+            _payment_request_follow(tx)
     if changed:
         fields = sorted(set().union(*changed.values()) | {"updated_at"})
         Transaction.objects.bulk_update([rows[tx_id] for tx_id in sorted(changed)], fields)
@@ -481,6 +482,7 @@ def _status_advance_locked(tx: Transaction, **news: Any) -> Transaction:
         tx.save(update_fields=[*changed, "updated_at"])
     if moved:
         outbox_events_create([_status_changed_event(tx)])
+        _payment_request_follow(tx)
     return tx
 
 
@@ -512,6 +514,13 @@ def _status_apply(
             tx.reserved_at = timezone.now()
             changed.append("reserved_at")
     return changed, moves
+
+
+def _payment_request_follow(tx: Transaction) -> None:
+    # Imported here: paymentrequests pays through this module (transaction_initiate).
+    from paymentrequests.services import payment_request_transfer_moved
+
+    payment_request_transfer_moved(tx)
 
 
 def _details_fill(tx: Transaction, *, currency: str | None, counterparty_owner_id: int | None) -> list[str]:

@@ -62,8 +62,9 @@ class WalletListOpenApi(APIView):
 class WalletDetailApi(APIView):
     """The owner sees their wallet; an internal service sees any; everyone else gets 404."""
 
-    # The gateway (a recipient by wallet id) and history (an owner it has not heard of yet).
-    permission_classes = [IsUser | internal_callers("gateway", "history")]
+    # The gateway (a recipient by wallet id), history (an owner it has not heard of yet) and transaction
+    # (whose wallet a payment request is paid into).
+    permission_classes = [IsUser | internal_callers("gateway", "history", "transaction")]
 
     @extend_schema(responses=WalletOutputSerializer)
     def get(self, request, wallet_id):

@@ -46,3 +46,33 @@
     if (root) refresh(root);
   });
 })();
+
+// The /requests page: re-fetch its server-rendered lists when a payment request involving this user
+// changes ({"type": "payment_request", ...}), and once the socket is authenticated (to catch a change
+// made between the page load and the subscription).
+(function () {
+  "use strict";
+
+  function requestsRoot(event) {
+    var target = event.target;
+    return target && target.closest ? target.closest("[data-live-requests]") : null;
+  }
+
+  document.addEventListener("htmx:wsBeforeMessage", function (event) {
+    var root = requestsRoot(event);
+    if (!root || !window.htmx) return;
+    event.preventDefault();
+    var message;
+    try {
+      message = JSON.parse(event.detail.message);
+    } catch (error) {
+      return;
+    }
+    if (message.type === "auth.ok" || message.type === "payment_request") {
+      window.htmx.ajax("GET", root.getAttribute("data-lists-url"), {
+        target: root.querySelector("#requests-live"),
+        swap: "innerHTML",
+      });
+    }
+  });
+})();

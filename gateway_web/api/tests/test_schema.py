@@ -19,6 +19,12 @@ API_ROWS = {
     ("post", "/api/v1/auth/2fa/confirm"), ("post", "/api/v1/auth/2fa/disable"),
     ("get", "/api/v1/wallets/{wallet_id}/limits"), ("put", "/api/v1/wallets/{wallet_id}/limits"),
     ("post", "/api/v1/transactions/{transaction_id}/refunds"),
+    ("get", "/api/v1/scheduled-transfers"), ("post", "/api/v1/scheduled-transfers"),
+    ("get", "/api/v1/scheduled-transfers/{schedule_id}"), ("patch", "/api/v1/scheduled-transfers/{schedule_id}"),
+    ("delete", "/api/v1/scheduled-transfers/{schedule_id}"),
+    ("get", "/api/v1/payment-requests"), ("post", "/api/v1/payment-requests"),
+    ("get", "/api/v1/payment-requests/{request_id}"), ("post", "/api/v1/payment-requests/{request_id}/pay"),
+    ("post", "/api/v1/payment-requests/{request_id}/decline"), ("post", "/api/v1/payment-requests/{request_id}/cancel"),
 }  # fmt: skip
 
 
@@ -47,9 +53,10 @@ def test_schema_declares_bearer_auth_and_public_endpoints_need_none(schema):
 
 
 def test_money_endpoints_document_idempotency_key_and_refusals(schema):
-    post = schema["paths"]["/api/v1/transfers"]["post"]
-    assert "Idempotency-Key" in {parameter["name"] for parameter in post["parameters"]}
-    assert {"202", "400", "401", "404", "409", "422", "429", "503"} <= set(post["responses"])
+    for path in ("/api/v1/transfers", "/api/v1/payment-requests/{request_id}/pay"):
+        post = schema["paths"][path]["post"]
+        assert "Idempotency-Key" in {parameter["name"] for parameter in post["parameters"]}
+        assert {"202", "400", "401", "404", "409", "422", "429", "503"} <= set(post["responses"])
 
 
 @pytest.mark.django_db

@@ -156,3 +156,23 @@ def test_a_refused_attempt_on_someone_elses_wallet_is_pushed_to_the_actor_only()
 
     assert to_mallory["transaction"]["id"] == str(tx)
     assert to_bob == {"type": "marker"}
+
+
+def test_a_payment_request_change_is_pushed_to_both_people_and_nobody_else():
+    from walletkit.events import EventType, envelope_build
+
+    view = {"id": str(uuid.uuid4()), "requester": "alice", "payer": "bob", "status": "DECLINED"}
+    envelope = envelope_build(
+        event_type=EventType.PAYMENT_REQUEST_CHANGED, payload={"payment_request": view, "user_ids": [31, 32]}
+    )
+
+    async def scenario():
+        listeners = [await listener(f"user_{user_id}") for user_id in (31, 32, 33)]
+        await sync_to_async(transaction_event_handle)(envelope)
+        for layer, channel in listeners[:2]:
+            assert await next_message(layer, channel) == {"type": "payment_request", "payment_request": view}
+        stranger_layer, stranger = listeners[2]
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(stranger_layer.receive(stranger), 0.5)
+
+    async_to_sync(scenario)()

@@ -58,6 +58,9 @@ def test_detail_for_the_owner_and_for_services_but_404_for_others(user_client, s
     assert user_client(1).get(f"/wallets/{wallet.id}").json()["available"] == "3.0000"
     assert service_client(caller="history").get(f"/wallets/{wallet.id}").status_code == 200
     assert service_client(caller="gateway").get(f"/wallets/{wallet.id}").status_code == 200
+    # transaction: whose wallet a payment request is paid into (decision 0014); owner_id says.
+    seen = service_client(caller="transaction").get(f"/wallets/{wallet.id}")
+    assert (seen.status_code, seen.json()["owner_id"]) == (200, 1)
     other = user_client(2).get(f"/wallets/{wallet.id}")
     assert (other.status_code, other.json()["code"]) == (404, "wallet_not_found")
 
@@ -154,7 +157,7 @@ def test_each_endpoint_serves_only_the_services_that_call_it(service_client):
         client = service_client(on_behalf_of=1, caller=caller)
         assert client.get("/wallets").status_code == 403, caller
         assert client.post("/wallets", {"currency": "EUR"}, format="json").status_code == 403, caller
-    assert service_client(caller="transaction").get(f"/wallets/{wallet.id}").status_code == 403
+    assert service_client(caller="ledger").get(f"/wallets/{wallet.id}").status_code == 403
     assert not Hold.objects.filter(type="TRANSFER").exists() and Wallet.objects.count() == 2
 
 
