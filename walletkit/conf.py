@@ -56,6 +56,9 @@ KAFKA_RETENTION_MS = env.int("KAFKA_RETENTION_MS", default=7 * 24 * 3600 * 1000)
 OUTBOX_RETENTION_SECONDS = env.float("OUTBOX_RETENTION_SECONDS", default=7 * 24 * 3600.0)
 INBOX_RETENTION_SECONDS = env.float("INBOX_RETENTION_SECONDS", default=15 * 24 * 3600.0)
 PRUNE_BATCH_SIZE = env.int("PRUNE_BATCH_SIZE", default=1000)
+# A worker process (relay, consumer, sweeper, reconciler, pruner) serves /metrics on this port when
+# set (compose: every worker is its own container); unset under make up, where the web page has them all.
+METRICS_PORT = env.int("METRICS_PORT", default=0) or None
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:16379/0")
 # The channel layer of the gateway (websockets) and of history (the pushes): walletkit.channels
 # keeps idle websockets alive. All sockets of one gateway process share ONE channels-redis queue,

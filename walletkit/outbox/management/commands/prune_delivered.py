@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
+from walletkit.metrics import worker_metrics_serve
 from walletkit.retention import Retention, retention_prune
 from walletkit.shutdown import ShutdownFlag
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
             self._round(retention, batch_size)
             return
         shutdown = ShutdownFlag().install()
+        worker_metrics_serve()
         while not shutdown.requested:
             close_old_connections()
             try:
