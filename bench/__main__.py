@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ceiling, report, stackctl, stats
+from bench import ceiling, report, soak, stackctl, stats
 from bench.stats import LOAD_GENERATOR, stack_cpu_ms_per_transfer
 from bench.workload import Mix, Workload
 
@@ -44,7 +44,15 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--data-dir", default=None, help="the own stack's data (default: a fresh dir under /tmp)")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_POSTGRES_URL"), help="server for pgbench")
     parser.add_argument("--out", default=None)
-    return parser.parse_args()
+    parser.add_argument("--soak", action="store_true",
+                        help="a long open loop at --rate (default: half the searched sustained rate), sampling "
+                             "every process's RSS and CPU (bench/soak.py)")  # fmt: skip
+    parser.add_argument("--soak-minutes", type=float, default=20)
+    parser.add_argument("--sample-seconds", type=float, default=60, help="soak: seconds between samples")
+    args = parser.parse_args()
+    if args.soak:
+        args.phases = "soak" if args.rate else "search,soak"
+    return args
 
 
 def main() -> int:
@@ -119,6 +127,11 @@ async def run(args, gateway_url: str, stack, pg_url: str | None) -> dict:
             opened = await _phase(workload, roots, "open-loop", tps, workload.open_loop(
                 mix, transfers_per_second=rate, duration=args.duration), offered=rate)  # fmt: skip
             result["phases"].append(opened)
+        if "soak" in phases:
+            sustained = (result.get("search") or {}).get("sustained_per_s")
+            rate = args.rate or (sustained / 2 if sustained else 10.0)
+            result["soak"] = await _soak(workload, roots, tps, mix, rate, args)
+            result["phases"].append(result["soak"].pop("phase"))
     finally:
         progress.cancel()
         await workload.close()
@@ -147,6 +160,28 @@ async def _search(workload: Workload, roots, tps, mix: Mix, args, closed: dict |
         "sustained_per_s": best["offered_transfers_per_s"] if best else None,
         "ratio_to_pgbench": round(best["offered_transfers_per_s"] / tps, 4) if best and tps else None,
         "at_sustained": best,
+    }
+
+
+async def _soak(workload: Workload, roots, tps, mix: Mix, rate: float, args) -> dict:
+    """The open loop for --soak-minutes while every process is sampled (bench/soak.py)."""
+    minutes = args.soak_minutes
+    _say(f"soak: {rate:.1f} transfers/s for {minutes:g} min, a sample every {args.sample_seconds:g} s")
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(soak.sample_until(roots, every=args.sample_seconds, stop=stop))
+    started = time.monotonic()
+    phase = await _phase(workload, roots, "soak", tps, workload.open_loop(
+        mix, transfers_per_second=rate, duration=minutes * 60), offered=rate)  # fmt: skip
+    stop.set()
+    samples = await sampler
+    recorder = workload.recorder
+    return {
+        "phase": phase,
+        "rate_per_s": rate,
+        "minutes": minutes,
+        "samples": samples,
+        "rss_trend": soak.rss_trend(samples),
+        "p99_ms_per_minute": soak.p99_per_minute(recorder.accepted, recorder.finals, started, started + minutes * 60),
     }
 
 
