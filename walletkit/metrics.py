@@ -125,7 +125,11 @@ def worker_metrics_serve(port: int | None = None) -> HTTPServer | None:
     port = port if port is not None else getattr(settings, "METRICS_PORT", None)
     if not port:
         return None
-    server = HTTPServer(("0.0.0.0", int(port)), _WorkerMetricsHandler)  # noqa: S104 — a container's own port
+    try:
+        server = HTTPServer(("0.0.0.0", int(port)), _WorkerMetricsHandler)  # noqa: S104 — a container's own port
+    except OSError as exc:  # taken (two workers sharing a host): run unobserved rather than not at all
+        logger.error("worker metrics port unavailable", extra={"port": port, "error": str(exc)})
+        return None
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     logger.info("worker metrics served", extra={"port": server.server_port})
     return server

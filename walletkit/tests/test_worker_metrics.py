@@ -39,3 +39,12 @@ def test_a_worker_serves_its_metrics_with_backlog_and_dead_letters_over_http():
 def test_no_port_no_server(settings):
     settings.METRICS_PORT = None
     assert metrics.worker_metrics_serve() is None
+
+
+def test_a_taken_port_leaves_the_worker_running_unobserved():
+    first = metrics.worker_metrics_serve(port=free_port())
+    try:
+        assert metrics.worker_metrics_serve(port=first.server_port) is None
+    finally:
+        first.shutdown()
+        first.server_close()
