@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ceiling, report, soak, stackctl, stats
+from bench import ceiling, report, soak, stackctl, stats, steady
 from bench.stats import LOAD_GENERATOR, stack_cpu_ms_per_transfer
 from bench.workload import Mix, Workload
 
@@ -49,6 +49,12 @@ def arguments() -> argparse.Namespace:
                              "every process's RSS and CPU (bench/soak.py)")  # fmt: skip
     parser.add_argument("--soak-minutes", type=float, default=20)
     parser.add_argument("--sample-seconds", type=float, default=60, help="soak: seconds between samples")
+    parser.add_argument(
+        "--steady", action="store_true", help="own stack: pre-fill the big tables first (bench/steady.py)"
+    )
+    parser.add_argument("--steady-rows", type=int, default=1_000_000, help="rows in ledger_posting and history_entry")
+    parser.add_argument("--steady-days", type=float, default=180, help="the pre-filled rows span this many days back")
+    parser.add_argument("--steady-pairs", type=int, default=20, help="real round trips the pre-fill copies")
     args = parser.parse_args()
     if args.soak:
         args.phases = "soak" if args.rate else "search,soak"
@@ -101,6 +107,10 @@ async def run(args, gateway_url: str, stack, pg_url: str | None) -> dict:
         await workload.sockets_open()
         _say("funding every wallet")
         await workload.fund("10000.0000")
+        if args.steady:
+            if stack is None:
+                raise SystemExit("--steady pre-fills the databases of its own stack: unset BENCH_GATEWAY_URL")
+            result["steady"] = await _steady(workload, stack, args)
         if not args.no_pgbench and pg_url:
             _say(f"pgbench ceiling ({args.pgbench_clients} clients, {args.pgbench_seconds} s)")
             result["ceiling"] = await asyncio.to_thread(
@@ -161,6 +171,27 @@ async def _search(workload: Workload, roots, tps, mix: Mix, args, closed: dict |
         "ratio_to_pgbench": round(best["offered_transfers_per_s"] / tps, 4) if best and tps else None,
         "at_sustained": best,
     }
+
+
+async def _steady(workload: Workload, stack, args) -> dict:
+    """Real round trips through the API (A pays B, B pays A), then their rows copied in SQL until the
+    big tables hold --steady-rows (bench/steady.py)."""
+    _say(f"steady state: {args.steady_pairs} round trips, then pre-filling {args.steady_rows:,} rows")
+    users, ids = workload.users, []
+    for index in range(args.steady_pairs):
+        first, second = users[index % len(users)], users[(index + 1) % len(users)]
+        for payer, payee in ((first, second), (second, first)):
+            sent = await workload._money_post(payer, "transfer", amount="1.00", to_wallet_id=payee.wallet_id)
+            unfinished = await workload.finals_wait([sent.transaction_id], timeout=60) if sent.status == 202 else [0]
+            if unfinished or workload.recorder.finals[sent.transaction_id][1] != "SUCCESS":
+                raise RuntimeError(f"a pre-fill round trip did not succeed: {sent.status} {sent.code}")
+            ids.append(sent.transaction_id)
+    copies = steady.copies_for(rows=args.steady_rows, transaction_ids=ids)
+    urls = {name: stack.config.database_url(name) for name in steady.CLONES}
+    filled = await asyncio.to_thread(steady.prefill, database_urls=urls, transaction_ids=ids, copies=copies,
+                                     days=args.steady_days)  # fmt: skip
+    _say(f"pre-filled in {filled['seconds']:.0f} s: {filled['rows']}")
+    return filled
 
 
 async def _soak(workload: Workload, roots, tps, mix: Mix, rate: float, args) -> dict:

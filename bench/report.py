@@ -49,6 +49,12 @@ def markdown(report: dict) -> str:
             f"| {_fmt(final['p50_ms'])} / {_fmt(final['p95_ms'])} / {_fmt(final['p99_ms'])} "
             f"| {phase['unfinished']} | {sum(phase['unexpected_errors'].values())} |"
         )
+    if report.get("steady"):
+        rows = ", ".join(f"{table} {count:,}" for table, count in report["steady"]["rows"].items())
+        lines += [
+            "",
+            f"Steady state: the tables were pre-filled before measuring ({report['steady']['seconds']:g} s): {rows}.",
+        ]
     lines += _search_lines(report)
     lines += _soak_lines(report)
     for phase in report["phases"]:

@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
-from bench import soak, stats
+from bench import soak, stats, steady
+from tests.people import Person
+from tests.test_backup import reconcile_exit_code
 from walletkit.testing.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,3 +107,25 @@ def test_the_soak_samples_every_process_and_writes_its_report(gateway_url, tmp_p
     assert result["soak"]["rss_trend"][stats.LOAD_GENERATOR]["mb_per_hour"] is not None
     assert result["soak"]["p99_ms_per_minute"][0] is not None
     assert "## Soak" in (out / "summary.md").read_text() and (out / "soak.png").stat().st_size > 0
+
+
+def test_the_steady_prefill_copies_round_trips_and_the_money_still_adds_up(stack, gateway_url):
+    first, second = Person.sign_up(gateway_url, prefix="steady"), Person.sign_up(gateway_url, prefix="steady")
+    first.fund("10.00")
+    round_trip = []
+    for payer, payee in ((first, second), (second, first)):
+        sent = payer.pay(payee.wallet_id, "1.25")
+        assert payer.wait_final(sent.json()["id"])["status"] == "SUCCESS"
+        round_trip.append(sent.json()["id"])
+    urls = {name: stack.config.database_url(name) for name in steady.CLONES}
+    postings_before = steady.prefill(database_urls=urls, transaction_ids=round_trip, copies=0, days=1)["rows"]
+
+    filled = steady.prefill(database_urls=urls, transaction_ids=round_trip, copies=50, days=30)
+
+    added = {table: filled["rows"][table] - postings_before[table] for table in filled["rows"]}
+    assert added == {"transaction": 100, "wallet_hold": 100, "ledger_journal_entry": 100, "ledger_posting": 200,
+                     "history_entry": 200}  # fmt: skip
+    assert first.balance() == Decimal("10.00") and second.balance() == Decimal("0.00")
+    assert len(first.get(f"/wallets/{first.wallet_id}/history", limit=100).json()["results"]) == 100
+    reconciled = reconcile_exit_code(stack)
+    assert reconciled.returncode == 0, reconciled.stdout[-3000:] + reconciled.stderr[-3000:]
