@@ -128,7 +128,7 @@ def verifying_keys(token: str, value: str) -> list[object]:
     kid = jwt.get_unverified_header(token).get("kid")
     if kid is None:
         return list(keys.values())
-    if kid not in keys:
+    if kid not in keys:  # (PyJWT has already refused a kid that is not a string)
         raise jwt.InvalidTokenError("signed by a key this service does not trust")
     return [keys[kid]]
 

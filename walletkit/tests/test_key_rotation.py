@@ -4,6 +4,8 @@ change — no restart. The end-to-end rotation under load is tests/test_key_rota
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test.utils import override_settings
+from rest_framework.test import APIClient
 
 from walletkit.auth import key_id, service_token_issue, service_token_verify, user_token_verify
 
@@ -111,3 +114,18 @@ def test_a_key_file_caught_half_written_keeps_the_last_good_keys(tmp_path):
         bundle.write_bytes(public_pem(key)[:100])  # an in-place edit, caught halfway
 
         assert user_token_verify(token).id == 7
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kid", [{"nested": 1}, ["a"], 7])
+def test_a_kid_that_is_not_a_string_is_a_clear_401_not_a_crash(kid):
+    # PyJWT will not sign such a header; an attacker does not need it to.
+    part = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()  # noqa: E731
+    claims = {"user_id": 7, "token_type": "access", "exp": int(time.time()) + 60}
+    token = f"{part({'alg': 'RS256', 'typ': 'JWT', 'kid': kid})}.{part(claims)}.c2lnbmF0dXJl"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    response = client.post("/internal/outbox/republish", {"key": "k"}, format="json")
+
+    assert (response.status_code, response.json()["code"]) == (401, "invalid_token")
