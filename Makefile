@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 SERVICES := transaction_service wallet_service ledger_service history_service gateway_web
 
-.PHONY: up test lint format install lock browser test-kit test-services test-e2e clean bench
+.PHONY: up test lint format install lock browser test-kit test-services test-e2e clean bench backup restore
 
 up: install
 	$(BIN)/python -m walletkit.devstack up
@@ -52,6 +52,15 @@ test-e2e:
 # End-to-end benchmark on its own stack (or BENCH_GATEWAY_URL); options: make bench BENCH_ARGS="--duration 30"
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# One pg_dump per service database of the running `make up` stack, into backups/<UTC time>/.
+backup: install
+	$(BIN)/python -m walletkit.devstack backup
+
+# Into a fresh .data (move the old one away first): make restore BACKUP=backups/20260101T000000Z
+restore: install
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=backups/<time>"; exit 2; }
+	$(BIN)/python -m walletkit.devstack restore --from $(BACKUP)
 
 clean:
 	rm -rf .data

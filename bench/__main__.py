@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ceiling, report, stackctl, stats
+from bench import ceiling, report, soak, stackctl, stats, steady
 from bench.stats import LOAD_GENERATOR, stack_cpu_ms_per_transfer
 from bench.workload import Mix, Workload
 
@@ -44,7 +44,21 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--data-dir", default=None, help="the own stack's data (default: a fresh dir under /tmp)")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_POSTGRES_URL"), help="server for pgbench")
     parser.add_argument("--out", default=None)
-    return parser.parse_args()
+    parser.add_argument("--soak", action="store_true",
+                        help="a long open loop at --rate (default: half the searched sustained rate), sampling "
+                             "every process's RSS and CPU (bench/soak.py)")  # fmt: skip
+    parser.add_argument("--soak-minutes", type=float, default=20)
+    parser.add_argument("--sample-seconds", type=float, default=60, help="soak: seconds between samples")
+    parser.add_argument(
+        "--steady", action="store_true", help="own stack: pre-fill the big tables first (bench/steady.py)"
+    )
+    parser.add_argument("--steady-rows", type=int, default=1_000_000, help="rows in ledger_posting and history_entry")
+    parser.add_argument("--steady-days", type=float, default=180, help="the pre-filled rows span this many days back")
+    parser.add_argument("--steady-pairs", type=int, default=20, help="real round trips the pre-fill copies")
+    args = parser.parse_args()
+    if args.soak:
+        args.phases = "soak" if args.rate else "search,soak"
+    return args
 
 
 def main() -> int:
@@ -93,6 +107,10 @@ async def run(args, gateway_url: str, stack, pg_url: str | None) -> dict:
         await workload.sockets_open()
         _say("funding every wallet")
         await workload.fund("10000.0000")
+        if args.steady:
+            if stack is None:
+                raise SystemExit("--steady pre-fills the databases of its own stack: unset BENCH_GATEWAY_URL")
+            result["steady"] = await _steady(workload, stack, args)
         if not args.no_pgbench and pg_url:
             _say(f"pgbench ceiling ({args.pgbench_clients} clients, {args.pgbench_seconds} s)")
             result["ceiling"] = await asyncio.to_thread(
@@ -119,6 +137,11 @@ async def run(args, gateway_url: str, stack, pg_url: str | None) -> dict:
             opened = await _phase(workload, roots, "open-loop", tps, workload.open_loop(
                 mix, transfers_per_second=rate, duration=args.duration), offered=rate)  # fmt: skip
             result["phases"].append(opened)
+        if "soak" in phases:
+            sustained = (result.get("search") or {}).get("sustained_per_s")
+            rate = args.rate or (sustained / 2 if sustained else 10.0)
+            result["soak"] = await _soak(workload, roots, tps, mix, rate, args)
+            result["phases"].append(result["soak"].pop("phase"))
     finally:
         progress.cancel()
         await workload.close()
@@ -147,6 +170,49 @@ async def _search(workload: Workload, roots, tps, mix: Mix, args, closed: dict |
         "sustained_per_s": best["offered_transfers_per_s"] if best else None,
         "ratio_to_pgbench": round(best["offered_transfers_per_s"] / tps, 4) if best and tps else None,
         "at_sustained": best,
+    }
+
+
+async def _steady(workload: Workload, stack, args) -> dict:
+    """Real round trips through the API (A pays B, B pays A), then their rows copied in SQL until the
+    big tables hold --steady-rows (bench/steady.py)."""
+    _say(f"steady state: {args.steady_pairs} round trips, then pre-filling {args.steady_rows:,} rows")
+    users, ids = workload.users, []
+    for index in range(args.steady_pairs):
+        first, second = users[index % len(users)], users[(index + 1) % len(users)]
+        for payer, payee in ((first, second), (second, first)):
+            sent = await workload._money_post(payer, "transfer", amount="1.00", to_wallet_id=payee.wallet_id)
+            unfinished = await workload.finals_wait([sent.transaction_id], timeout=60) if sent.status == 202 else [0]
+            if unfinished or workload.recorder.finals[sent.transaction_id][1] != "SUCCESS":
+                raise RuntimeError(f"a pre-fill round trip did not succeed: {sent.status} {sent.code}")
+            ids.append(sent.transaction_id)
+    copies = steady.copies_for(rows=args.steady_rows, transaction_ids=ids)
+    urls = {name: stack.config.database_url(name) for name in steady.CLONES}
+    filled = await asyncio.to_thread(steady.prefill, database_urls=urls, transaction_ids=ids, copies=copies,
+                                     days=args.steady_days)  # fmt: skip
+    _say(f"pre-filled in {filled['seconds']:.0f} s: {filled['rows']}")
+    return filled
+
+
+async def _soak(workload: Workload, roots, tps, mix: Mix, rate: float, args) -> dict:
+    """The open loop for --soak-minutes while every process is sampled (bench/soak.py)."""
+    minutes = args.soak_minutes
+    _say(f"soak: {rate:.1f} transfers/s for {minutes:g} min, a sample every {args.sample_seconds:g} s")
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(soak.sample_until(roots, every=args.sample_seconds, stop=stop))
+    started = time.monotonic()
+    phase = await _phase(workload, roots, "soak", tps, workload.open_loop(
+        mix, transfers_per_second=rate, duration=minutes * 60), offered=rate)  # fmt: skip
+    stop.set()
+    samples = await sampler
+    recorder = workload.recorder
+    return {
+        "phase": phase,
+        "rate_per_s": rate,
+        "minutes": minutes,
+        "samples": samples,
+        "rss_trend": soak.rss_trend(samples),
+        "p99_ms_per_minute": soak.p99_per_minute(recorder.accepted, recorder.finals, started, started + minutes * 60),
     }
 
 

@@ -18,6 +18,8 @@ def write(folder: Path, report: dict) -> None:
     (folder / "results.json").write_text(json.dumps(report, indent=1, default=str))
     (folder / "summary.md").write_text(markdown(report))
     plot(folder / "timeline.png", report)
+    if report.get("soak"):
+        soak_plot(folder / "soak.png", report["soak"])
 
 
 def _fmt(value, unit="") -> str:
@@ -47,7 +49,14 @@ def markdown(report: dict) -> str:
             f"| {_fmt(final['p50_ms'])} / {_fmt(final['p95_ms'])} / {_fmt(final['p99_ms'])} "
             f"| {phase['unfinished']} | {sum(phase['unexpected_errors'].values())} |"
         )
+    if report.get("steady"):
+        rows = ", ".join(f"{table} {count:,}" for table, count in report["steady"]["rows"].items())
+        lines += [
+            "",
+            f"Steady state: the tables were pre-filled before measuring ({report['steady']['seconds']:g} s): {rows}.",
+        ]
     lines += _search_lines(report)
+    lines += _soak_lines(report)
     for phase in report["phases"]:
         lines += [
             "",
@@ -145,3 +154,43 @@ def plot(path: Path, report: dict) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def _soak_lines(report: dict) -> list[str]:
+    soak = report.get("soak")
+    if not soak:
+        return []
+    lines = [
+        "",
+        f"## Soak: {soak['rate_per_s']:g} transfers/s for {soak['minutes']:g} min ({len(soak['samples'])} samples)",
+        "",
+        "| process | RSS first → last MB | MB/hour (trend) | RSS after a month at that trend MB | CPU cores (mean) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, trend in sorted(soak["rss_trend"].items(), key=lambda kv: -kv[1]["last_mb"]):
+        cores = [s["cpu_cores"].get(name) for s in soak["samples"][1:] if s["cpu_cores"].get(name) is not None]
+        mean = round(sum(cores) / len(cores), 3) if cores else None
+        lines.append(
+            f"| {name} | {trend['first_mb']:g} → {trend['last_mb']:g} | {_fmt(trend['mb_per_hour'])} "
+            f"| {_fmt(trend['month_mb'])} | {_fmt(mean)} |"
+        )
+    p99 = ", ".join(_fmt(value) for value in soak["p99_ms_per_minute"])
+    lines += ["", f"202→final p99 per minute (ms): {p99}", "", "![soak](soak.png)"]
+    return lines
+
+
+def soak_plot(path: Path, soak: dict) -> None:
+    """RSS of every process group over the soak (one line each), and p99 per minute below."""
+    figure, (memory, latency) = plt.subplots(2, 1, figsize=(11, 8), sharex=False)
+    minutes = [s["t_s"] / 60 for s in soak["samples"]]
+    for name in soak["rss_trend"]:
+        memory.plot(minutes, [s["rss_mb"].get(name) for s in soak["samples"]], label=name)
+    memory.set_ylabel("RSS MB")
+    memory.set_xlabel("minute")
+    memory.legend(fontsize=6, ncol=3)
+    latency.plot(range(len(soak["p99_ms_per_minute"])), soak["p99_ms_per_minute"], marker="o")
+    latency.set_ylabel("202→final p99 ms")
+    latency.set_xlabel("minute")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

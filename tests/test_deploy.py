@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -427,3 +428,52 @@ def test_every_gateway_websocket_route_is_under_the_path_nginx_upgrades():
     routes = re.findall(r"path\(\s*[\"']([^\"']*)[\"']", (REPO / "gateway_web" / "live" / "routing.py").read_text())
     assert routes
     assert [route for route in routes if not ("/" + route).startswith("/ws/")] == []
+
+
+# --- Monitoring: deploy/prometheus (decision 0015) ---------------------------------------------
+PROMETHEUS = DEPLOY / "prometheus"
+METRIC_SOURCES = (REPO / "walletkit" / "metrics.py", REPO / "ledger_service" / "reconciliation" / "metrics.py")
+
+
+def scraped_names() -> dict[str, set[str]]:
+    """Job name → the compose service names it discovers."""
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    return {
+        job["job_name"]: {name for sd in job["dns_sd_configs"] for name in sd["names"]}
+        for job in config["scrape_configs"]
+    }
+
+
+def test_prometheus_scrapes_every_web_and_worker_process_of_every_procfile():
+    scraped = scraped_names()
+    processes = {
+        (SERVICES[folder][0].split("_")[0], process) for folder in SERVICES for process, _ in procfile_read(folder)
+    }
+    assert scraped["web"] == {f"{service}-{process}" for service, process in processes if process == "web"}
+    assert scraped["workers"] == {f"{service}-{process}" for service, process in processes if process != "web"}
+    assert {*scraped["web"], *scraped["workers"]} <= set(compose_load()["services"])
+
+
+def test_every_metric_an_alert_uses_is_one_the_services_export():
+    alerts = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+    exported = "\n".join(path.read_text() for path in METRIC_SOURCES)
+    rules = [rule for group in alerts["groups"] for rule in group["rules"]]
+    assert {"ConsumerLagHigh", "OutboxBacklogHigh", "DeadLetters", "ReconciliationCriticalFindings"} <= {
+        rule["alert"] for rule in rules
+    }
+    for rule in rules:
+        # Drop label matchers, groupings and ranges; what is left with an underscore is a metric name.
+        expr = re.sub(r"by \([^)]*\)|\{[^}]*\}|\[[^\]]*\]", "", rule["expr"])
+        for metric in set(re.findall(r"[a-z]+(?:_[a-z]+)+", expr)):
+            assert f'"{metric}"' in exported, f"{rule['alert']}: no service exports {metric}"
+
+
+def test_the_prometheus_config_and_alert_rules_pass_promtool():
+    """promtool comes with Debian's `prometheus` package (apt-get install prometheus)."""
+    if not shutil.which("promtool"):
+        pytest.skip("promtool is not installed; the YAML structure tests above still ran")
+    checked = subprocess.run(
+        ["promtool", "check", "config", "prometheus.yml"], cwd=PROMETHEUS, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert re.search(r"SUCCESS: [1-9][0-9]* rules found", checked.stdout + checked.stderr)

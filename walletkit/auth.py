@@ -6,16 +6,27 @@ user's behalf presents a short-lived service token, scoped by caller and callee 
 ``svc`` is the caller, proven by the caller's OWN key (the verifier picks the public key by
 ``svc``); ``aud`` is the one service it is for; each internal view names the callers it serves
 with ``internal_callers(...)``.
+
+Key rotation without logging anyone out (decision 0015, docs/production.md): a public-key setting
+may hold several PEM keys (a bundle: the current one and, during a rotation, the previous one);
+every token names its signing key in the ``kid`` header (a fingerprint of the public key), and a
+verifier picks that key from the bundle. Key files are re-read when they change, so a rotation
+needs no restart.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from jwt.algorithms import RSAAlgorithm
 from rest_framework import authentication, exceptions, permissions
@@ -43,21 +54,99 @@ class Principal:
         return self.id
 
 
+logger = logging.getLogger(__name__)
+PEM_PUBLIC_KEY = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
+
+
 def _read_key(value: str) -> str:
     return value if value.lstrip().startswith("-----BEGIN") else Path(value).read_text()
 
 
+def _version(value: str) -> tuple[int, int] | None:
+    """What changes when a key file is replaced (a stat per token: microseconds); PEM text never does."""
+    if value.lstrip().startswith("-----BEGIN"):
+        return None
+    stat = os.stat(value)
+    return stat.st_mtime_ns, stat.st_size
+
+
+def key_id(public_key) -> str:
+    """A key's ``kid``: the start of the SHA-256 of its public half, so signer and verifier agree
+    without configuring names."""
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
+@lru_cache(maxsize=64)
+def _public_keys(value: str, version) -> dict[str, object]:
+    """Parsed once per (setting, file version): PyJWT given a PEM string re-parses it on every call
+    (loading RSA keys was 38 % of transaction_service's CPU, docs/benchmark.md)."""
+    blocks = PEM_PUBLIC_KEY.findall(_read_key(value))
+    if not blocks:
+        raise ValueError(f"no PEM public key in {value[:60]!r}")
+    keys = [serialization.load_pem_public_key(block.encode()) for block in blocks]
+    return {key_id(key): key for key in keys}
+
+
 @lru_cache(maxsize=16)
-def _key(value: str):
-    """The key of a setting's value (PEM text or a path), parsed once per process: PyJWT given a PEM
-    string re-parses it on every call, and loading the RSA private key was 38% of
-    transaction_service's CPU (docs/benchmark.md)."""
-    return RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(_read_key(value))
+def _private_key(value: str, version) -> tuple[str, object]:
+    key = RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(_read_key(value))
+    return key_id(key.public_key()), key
+
+
+_last_good: dict[tuple[str, str], object] = {}
+
+
+def _current(kind: str, value: str, parse):
+    """The keys of a setting as its file is now. A file caught half-written (or briefly missing
+    while replaced) keeps the last keys that parsed, so a rotation cannot refuse valid tokens."""
+    try:
+        keys = parse(value, _version(value))
+    except (OSError, ValueError) as exc:
+        if (kind, value) not in _last_good:
+            raise
+        logger.warning("key file unreadable; keeping the last good keys", extra={"key": value, "error": str(exc)})
+        return _last_good[(kind, value)]
+    _last_good[(kind, value)] = keys
+    return keys
+
+
+def public_keys(value: str) -> dict[str, object]:
+    """``{kid: public key}`` of a public-key setting (PEM text or a file; one or more keys)."""
+    return _current("public", value, _public_keys)
+
+
+def signing_key(value: str) -> tuple[str, object]:
+    """``(kid, private key)`` of a private-key setting."""
+    return _current("private", value, _private_key)
+
+
+def verifying_keys(token: str, value: str) -> list[object]:
+    """The keys that may have signed ``token``: the one its ``kid`` names, or — a token from before
+    tokens carried one — every key of the bundle. An unknown ``kid`` has none."""
+    keys = public_keys(value)
+    kid = jwt.get_unverified_header(token).get("kid")
+    if kid is None:
+        return list(keys.values())
+    if kid not in keys:  # (PyJWT has already refused a kid that is not a string)
+        raise jwt.InvalidTokenError("signed by a key this service does not trust")
+    return [keys[kid]]
+
+
+def jwt_decode(token: str, value: str, **options) -> dict:
+    """``jwt.decode`` with the right key of the bundle ``value``."""
+    *others, last = verifying_keys(token, value)
+    for key in others:
+        try:
+            return jwt.decode(token, key, **options)
+        except jwt.InvalidSignatureError:
+            continue
+    return jwt.decode(token, last, **options)
 
 
 def user_token_verify(token: str) -> Principal:
-    claims = jwt.decode(
-        token, _key(settings.JWT_PUBLIC_KEY), algorithms=["RS256"],
+    claims = jwt_decode(
+        token, settings.JWT_PUBLIC_KEY, algorithms=["RS256"],
         options={"require": ["exp", "user_id", "token_type"]},
     )  # fmt: skip
     if claims.get("token_type") != "access":
@@ -71,7 +160,8 @@ def service_token_issue(*, audience: str, on_behalf_of: int | None = None) -> st
     claims = {"svc": settings.SERVICE_NAME, "aud": audience, "iat": now, "exp": now + SERVICE_TOKEN_SECONDS}
     if on_behalf_of is not None:
         claims["user_id"] = on_behalf_of
-    return jwt.encode(claims, _key(settings.SERVICE_JWT_PRIVATE_KEY), algorithm="RS256")
+    kid, key = signing_key(settings.SERVICE_JWT_PRIVATE_KEY)
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
 
 def service_token_get(*, audience: str, on_behalf_of: int | None = None) -> str:
@@ -92,8 +182,8 @@ def service_token_verify(token: str, *, caller: str) -> Principal:
     public_key = settings.SERVICE_JWT_PUBLIC_KEYS.get(caller)
     if public_key is None:
         raise jwt.InvalidTokenError(f"unknown service {caller!r}")
-    claims = jwt.decode(
-        token, _key(public_key), algorithms=["RS256"], audience=settings.SERVICE_NAME,
+    claims = jwt_decode(
+        token, public_key, algorithms=["RS256"], audience=settings.SERVICE_NAME,
         options={"require": ["exp", "svc", "aud"]},
     )  # fmt: skip
     user_id = claims.get("user_id")

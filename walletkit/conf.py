@@ -49,6 +49,16 @@ KAFKA_SECURITY = {
 # The relay republishes what it sent in this many seconds when the broker forgets (decision 0006).
 OUTBOX_REPUBLISH_WINDOW = env.float("OUTBOX_REPUBLISH_WINDOW", default=600.0)
 OUTBOX_AMNESIA_CHECK_SECONDS = env.float("OUTBOX_AMNESIA_CHECK_SECONDS", default=3.0)
+# Retention (decision 0015, walletkit/retention.py): published outbox rows and inbox rows are pruned
+# after these windows; prune_delivered refuses to run unless INBOX ≥ OUTBOX + prune interval + the
+# broker's topic retention (KAFKA_RETENTION_MS, also given to the topics) and OUTBOX ≥ the republish window.
+KAFKA_RETENTION_MS = env.int("KAFKA_RETENTION_MS", default=7 * 24 * 3600 * 1000)
+OUTBOX_RETENTION_SECONDS = env.float("OUTBOX_RETENTION_SECONDS", default=7 * 24 * 3600.0)
+INBOX_RETENTION_SECONDS = env.float("INBOX_RETENTION_SECONDS", default=15 * 24 * 3600.0)
+PRUNE_BATCH_SIZE = env.int("PRUNE_BATCH_SIZE", default=1000)
+# A worker process (relay, consumer, sweeper, reconciler, pruner) serves /metrics on this port when
+# set (compose: every worker is its own container); unset under make up, where the web page has them all.
+METRICS_PORT = env.int("METRICS_PORT", default=0) or None
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:16379/0")
 # The channel layer of the gateway (websockets) and of history (the pushes): walletkit.channels
 # keeps idle websockets alive. All sockets of one gateway process share ONE channels-redis queue,

@@ -8,6 +8,7 @@ from walletkit.conf import *  # noqa: E402, F403
 from walletkit.conf import INSTALLED_APPS, env  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "ledger", "reconciliation"]
+METRICS_DATABASE_COLLECTORS = ["reconciliation.metrics.ReconciliationCollector"]
 
 CONSUMERS = {
     "ledger-wallet-events": {"topic": "wallet.events", "handlers": "ledger.handlers.wallet_event_handle"},

@@ -1,4 +1,6 @@
-"""``python -m walletkit.devstack up``: the whole system in the foreground until Ctrl-C."""
+"""``python -m walletkit.devstack up``: the whole system in the foreground until Ctrl-C.
+``backup`` dumps each service database of a running stack; ``restore --from DIR`` restores them
+into a fresh data directory (walletkit/devstack/backup.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +10,27 @@ import sys
 import threading
 from pathlib import Path
 
+from walletkit.devstack.backup import backup_create, backup_restore
 from walletkit.devstack.stack import REPO_ROOT, Stack, StackConfig
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m walletkit.devstack")
-    parser.add_argument("command", choices=["up"])
+    parser.add_argument("command", choices=["up", "backup", "restore"])
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".data")
+    parser.add_argument("--backups-dir", type=Path, default=REPO_ROOT / "backups", help="backup: where to write")
+    parser.add_argument("--from", dest="dumps", type=Path, help="restore: a directory made by backup")
     args = parser.parse_args()
+    if args.command == "backup":
+        target = backup_create(config=StackConfig.from_env(args.data_dir.resolve()), backups_dir=args.backups_dir)
+        print(f"[backup] {len(list(target.glob('*.dump')))} databases dumped to {target}", flush=True)
+        return 0
+    if args.command == "restore":
+        if args.dumps is None:
+            parser.error("restore needs --from DIR (a directory made by backup)")
+        backup_restore(dumps=args.dumps.resolve(), data_dir=args.data_dir.resolve())
+        print(f"[restore] restored into {args.data_dir}; start it with make up, then reconcile", flush=True)
+        return 0
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

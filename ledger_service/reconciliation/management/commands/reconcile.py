@@ -10,6 +10,7 @@ from django.db import close_old_connections
 
 from reconciliation.models import ReconciliationRun
 from reconciliation.services import run_execute
+from walletkit.metrics import worker_metrics_serve
 from walletkit.shutdown import ShutdownFlag
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Command(BaseCommand):
             self.stdout.write(self._summary(run))
             raise SystemExit(EXIT_CODES.get(run.status, 2))
         shutdown = ShutdownFlag().install()
+        worker_metrics_serve()
         while not shutdown.requested:
             close_old_connections()
             try:

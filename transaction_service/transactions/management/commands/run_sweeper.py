@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
 
 from transactions.sweeper import sweeper_round
+from walletkit.metrics import worker_metrics_serve
 from walletkit.shutdown import ShutdownFlag
 
 logger = logging.getLogger(__name__)
@@ -15,6 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         shutdown = ShutdownFlag().install()
+        worker_metrics_serve()
         logger.info("sweeper started", extra={"interval": settings.SWEEPER_INTERVAL})
         while not shutdown.requested:
             close_old_connections()

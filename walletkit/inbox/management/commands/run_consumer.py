@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from walletkit.inbox.loop import BATCH_SIZE, ConsumerLoop
 from walletkit.inbox.registry import consumer_get, consumer_registry
+from walletkit.metrics import worker_metrics_serve
 from walletkit.shutdown import ShutdownFlag
 
 
@@ -24,4 +25,5 @@ class Command(BaseCommand):
             loop = ConsumerLoop(*specs, shutdown=ShutdownFlag().install(), batch_size=batch_size)
         except (KeyError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+        worker_metrics_serve()
         loop.run()

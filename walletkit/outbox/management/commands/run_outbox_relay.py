@@ -2,6 +2,7 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand
 
+from walletkit.metrics import worker_metrics_serve
 from walletkit.outbox.relay import OutboxRelay
 from walletkit.outbox.services import outbox_republish
 from walletkit.shutdown import ShutdownFlag
@@ -34,4 +35,5 @@ class Command(BaseCommand):
             batch_size=options["batch_size"],
             poll_interval=options["poll_interval"],
         )
+        worker_metrics_serve()
         relay.run()
