@@ -21,12 +21,13 @@ $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Debian's Chromium for the browser tests (Playwright drives it via executable_path; no browser download).
+# Debian's Chromium for the browser tests (Playwright drives it via executable_path; no browser download),
+# and promtool (Debian's prometheus package) for the deploy tests' check of deploy/prometheus.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing Debian's chromium for the browser tests"; \
+	@command -v chromium >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium and prometheus (promtool) for the tests"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium prometheus >/dev/null; }
 
 lock:
 	$(BIN)/pip install -q pip-tools
