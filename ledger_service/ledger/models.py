@@ -91,7 +91,11 @@ class Posting(models.Model):
 
     class Meta:
         db_table = "ledger_posting"
-        indexes = [models.Index(fields=["account", "created_at"], name="posting_account_time")]
+        # Balance at a time and statements: a range of one account's postings by time. `amount` is
+        # carried in the index so "balance at" is an index-only scan (decision 0012, docs/benchmark.md).
+        indexes = [
+            models.Index(fields=["account", "created_at"], include=["amount"], name="posting_account_time_amount")
+        ]
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="posting_amount_not_zero")]
 
 
