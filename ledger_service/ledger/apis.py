@@ -136,10 +136,11 @@ def _statement_ndjson(wallet_id, start, end):
         count = 0
         for line in selectors.account_statement_lines(account=account, start=start, end=end):
             count += 1
+            counterparty = line["counterparty_wallet_id"]
             yield _ndjson({
                 "occurred_at": line["created_at"].isoformat(), "transaction_id": str(line["transaction_id"]),
                 "type": line["type"], "amount": amount_format(line["amount"]),
-                "counterparty_wallet_id": str(line["counterparty_wallet_id"]) if line["counterparty_wallet_id"] else None,
+                "counterparty_wallet_id": str(counterparty) if counterparty else None,
             })  # fmt: skip
         yield _ndjson({"end": True, "count": count})
 
