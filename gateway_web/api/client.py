@@ -101,6 +101,13 @@ def forward(
     return Response(output(body, many=many).data, status=status_code)
 
 
+def caller_wallet_get(request: Request, wallet_id: UUID) -> dict:
+    """The wallet if it is the caller's — wallet_service decides, with the caller's own token; a
+    stranger's wallet raises ``DownstreamError`` 404, the same as a missing one."""
+    _, wallet = _call(request, "GET", "wallet", f"/wallets/{wallet_id}")
+    return wallet
+
+
 def forward_page(
     request: Request, service: str, path: str, *, item: type[serializers.Serializer], params: dict
 ) -> Response:

@@ -87,3 +87,40 @@ class TransactionQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=TRANSACTION_STATUSES, required=False)
     cursor = serializers.CharField(required=False, max_length=512)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+
+class CounterpartySerializer(serializers.Serializer):
+    username = serializers.CharField(allow_null=True, help_text="As it is now; null if the user was deleted.")
+    wallet_id = serializers.UUIDField()
+
+
+class StatementLineSerializer(serializers.Serializer):
+    occurred_at = serializers.DateTimeField()
+    transaction_id = serializers.UUIDField()
+    type = serializers.CharField(help_text="DEPOSIT, WITHDRAWAL, TRANSFER (or a staff ADJUSTMENT).")
+    direction = serializers.ChoiceField(choices=DIRECTIONS)
+    amount = AmountOutField()
+    counterparty = CounterpartySerializer(allow_null=True, help_text="The other wallet of a transfer, else null.")
+    balance_after = AmountOutField()
+
+
+class StatementSerializer(serializers.Serializer):
+    wallet_id = serializers.UUIDField()
+    currency = serializers.CharField()
+    # `from` is a Python keyword: declared below.
+    to = serializers.DateField()
+    opening_balance = AmountOutField()
+    closing_balance = AmountOutField()
+    total_in = AmountOutField()
+    total_out = AmountOutField()
+    lines = StatementLineSerializer(many=True)
+
+
+StatementSerializer._declared_fields["from"] = serializers.DateField()
+
+
+class BalanceAtSerializer(serializers.Serializer):
+    wallet_id = serializers.UUIDField()
+    currency = serializers.CharField()
+    at = serializers.DateTimeField()
+    balance = AmountOutField()
