@@ -15,7 +15,8 @@ API_ROWS = {
     ("get", "/api/v1/activity"), ("get", "/api/v1/healthz"), ("get", "/api/v1/readyz"),
     ("post", "/api/v1/auth/password/reset"), ("post", "/api/v1/auth/password/reset/confirm"),
     ("post", "/api/v1/auth/password/change"), ("get", "/api/v1/auth/sessions"),
-    ("delete", "/api/v1/auth/sessions/{session_id}"),
+    ("delete", "/api/v1/auth/sessions/{session_id}"), ("get", "/api/v1/wallets/{wallet_id}/statement"),
+    ("get", "/api/v1/wallets/{wallet_id}/balance"),
 }  # fmt: skip
 
 
