@@ -185,3 +185,40 @@ def test_bad_instant_is_400(busy_day):
     alice, _, _, _ = busy_day
     response = alice.get(f"/wallets/{alice.wallet_id}/balance", at="noon")
     assert (response.status_code, response.json()["code"]) == (400, "invalid")
+
+
+def test_transactions_history_and_pushes_name_the_other_side_as_it_is_now(gateway_url, stack):
+    from tests.invariants import query
+    from tests.test_history_privacy import live_socket, pushes_until_final
+
+    alice, bob = Person.sign_up(gateway_url, prefix="alice"), Person.sign_up(gateway_url, prefix="bob")
+    alice.fund("10")
+    ws_url = gateway_url.replace("http://", "ws://") + "/ws/transactions/"
+    with live_socket(ws_url, gateway_url, bob) as socket:
+        paid = alice.pay(bob.wallet_id, "4")
+        assert paid.status_code == 202 and paid.json()["counterparty"] == {
+            "username": bob.username, "wallet_id": bob.wallet_id,
+        }  # fmt: skip
+        pushes = pushes_until_final(socket, paid.json()["id"])
+    to_bob = {"username": bob.username, "wallet_id": bob.wallet_id}
+    from_alice = {"username": alice.username, "wallet_id": alice.wallet_id}
+    assert pushes[-1]["transaction"]["counterparty"] == from_alice  # bob sees who paid him
+    transaction_id = paid.json()["id"]
+    assert alice.transaction(transaction_id)["counterparty"] == to_bob
+    assert bob.transaction(transaction_id)["counterparty"] == from_alice
+    [alice_entry] = [e for e in alice.get("/activity").json()["results"] if e["transaction_id"] == transaction_id]
+    [bob_entry] = [e for e in bob.get("/activity").json()["results"] if e["transaction_id"] == transaction_id]
+    assert (alice_entry["counterparty"], bob_entry["counterparty"]) == (to_bob, from_alice)
+    deposits = [e for e in alice.get("/activity").json()["results"] if e["type"] == "DEPOSIT"]
+    assert deposits and all(e["counterparty"] is None for e in deposits)
+
+    renamed = f"robert{bob.username[3:]}"
+    query(
+        stack, "gateway", "UPDATE auth_user SET username = %s WHERE username = %s RETURNING id", (renamed, bob.username)
+    )
+    assert alice.transaction(transaction_id)["counterparty"]["username"] == renamed
+    listed = alice.get("/transactions", wallet=alice.wallet_id).json()["results"]
+    assert [t["counterparty"]["username"] for t in listed if t["id"] == transaction_id] == [renamed]
+    today = datetime.now(UTC).date().isoformat()
+    lines = alice.get(f"/wallets/{alice.wallet_id}/statement", **{"from": today, "to": today}).json()["lines"]
+    assert lines[-1]["counterparty"] == {"username": renamed, "wallet_id": bob.wallet_id}

@@ -21,7 +21,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api import client, statements
+from api import client, people, statements
 from api.shapes import (
     BalanceAtSerializer,
     ErrorSerializer,
@@ -148,8 +148,17 @@ class WalletHistoryApi(APIView):
     def get(self, request, wallet_id: UUID):
         params = client.query_params(request, HISTORY_FILTERS)
         return client.forward_page(
-            request, "history", f"/wallets/{wallet_id}/history", item=HistoryEntrySerializer, params=params
+            request,
+            "history",
+            f"/wallets/{wallet_id}/history",
+            item=HistoryEntrySerializer,
+            params=params,
+            named=people.history_name_counterparties,
         )
+
+
+def _transactions_named(request) -> client.Named:
+    return lambda transactions: people.transactions_name_counterparties(transactions, user_id=request.user.id)
 
 
 class IgnoreFormatParameter(DefaultContentNegotiation):
@@ -241,6 +250,7 @@ class WalletDepositApi(APIView):
         return client.transaction_submit(
             request, kind="DEPOSIT", from_wallet_id=None, to_wallet_id=wallet_id,
             amount=data.validated_data["amount"], idempotency_key=key, output=TransactionSerializer,
+            named=_transactions_named(request),
         )  # fmt: skip
 
 
@@ -261,6 +271,7 @@ class WalletWithdrawalApi(APIView):
         return client.transaction_submit(
             request, kind="WITHDRAWAL", from_wallet_id=wallet_id, to_wallet_id=None,
             amount=data.validated_data["amount"], idempotency_key=key, output=TransactionSerializer,
+            named=_transactions_named(request),
         )  # fmt: skip
 
 
@@ -289,6 +300,7 @@ class TransferCreateApi(APIView):
         return client.transaction_submit(
             request, kind="TRANSFER", from_wallet_id=source, to_wallet_id=target,
             amount=data.validated_data["amount"], idempotency_key=key, output=TransactionSerializer,
+            named=_transactions_named(request),
         )  # fmt: skip
 
 
@@ -300,7 +312,14 @@ class TransactionListApi(APIView):
     )
     def get(self, request):
         params = client.query_params(request, TransactionQuerySerializer)
-        return client.forward_page(request, "transaction", "/transactions", item=TransactionSerializer, params=params)
+        return client.forward_page(
+            request,
+            "transaction",
+            "/transactions",
+            item=TransactionSerializer,
+            params=params,
+            named=_transactions_named(request),
+        )
 
 
 class TransactionDetailApi(APIView):
@@ -309,7 +328,12 @@ class TransactionDetailApi(APIView):
     )
     def get(self, request, transaction_id: UUID):
         return client.forward(
-            request, "GET", "transaction", f"/transactions/{transaction_id}", output=TransactionSerializer
+            request,
+            "GET",
+            "transaction",
+            f"/transactions/{transaction_id}",
+            output=TransactionSerializer,
+            named=_transactions_named(request),
         )
 
 
@@ -321,7 +345,14 @@ class ActivityListApi(APIView):
     )
     def get(self, request):
         params = client.query_params(request, HISTORY_FILTERS)
-        return client.forward_page(request, "history", "/activity", item=HistoryEntrySerializer, params=params)
+        return client.forward_page(
+            request,
+            "history",
+            "/activity",
+            item=HistoryEntrySerializer,
+            params=params,
+            named=people.history_name_counterparties,
+        )
 
 
 PROBE = inline_serializer("Probe", {"status": serializers.CharField(), "checks": serializers.DictField(required=False)})

@@ -49,3 +49,28 @@ def counterparties_resolve(*, wallet_ids: Iterable[UUID | str | None]) -> dict[s
         wallet_id: {"username": usernames.get(owner_id), "wallet_id": wallet_id}
         for wallet_id, owner_id in owners.items()
     }
+
+
+def transactions_name_counterparties(transactions: list[dict], *, user_id: int) -> list[dict]:
+    """Each transfer gets ``counterparty``: the other side as the caller sees it — the receiver
+    when the caller owns the paying wallet, else the payer. Deposits and withdrawals: null."""
+    transfers = [t for t in transactions if t.get("from_wallet_id") and t.get("to_wallet_id")]
+    owners = wallet_owners_get(wallet_ids=[t["from_wallet_id"] for t in transfers])
+    other_sides = {
+        t["id"]: t["to_wallet_id"] if owners.get(str(t["from_wallet_id"])) == user_id else t["from_wallet_id"]
+        for t in transfers
+    }
+    people = counterparties_resolve(wallet_ids=other_sides.values())
+    for transaction in transactions:
+        other_side = other_sides.get(transaction["id"])
+        transaction["counterparty"] = people.get(str(other_side)) if other_side else None
+    return transactions
+
+
+def history_name_counterparties(entries: list[dict]) -> list[dict]:
+    """A history entry already says which wallet is on the other side: name its owner."""
+    people = counterparties_resolve(wallet_ids=[entry.get("counterparty_wallet_id") for entry in entries])
+    for entry in entries:
+        other_side = entry.get("counterparty_wallet_id")
+        entry["counterparty"] = people.get(str(other_side)) if other_side else None
+    return entries

@@ -25,6 +25,11 @@ class WalletSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class CounterpartySerializer(serializers.Serializer):
+    username = serializers.CharField(allow_null=True, help_text="As it is now; null if the user was deleted.")
+    wallet_id = serializers.UUIDField()
+
+
 class TransactionSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     type = serializers.ChoiceField(choices=TRANSACTION_TYPES)
@@ -38,6 +43,9 @@ class TransactionSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     reserved_at = serializers.DateTimeField(allow_null=True, required=False, help_text="When funds were reserved.")
     posted_at = serializers.DateTimeField(allow_null=True, required=False, help_text="When the ledger posted it.")
+    counterparty = CounterpartySerializer(
+        allow_null=True, required=False, help_text="A transfer's other side as the caller sees it; null otherwise."
+    )
 
 
 class HistoryEntrySerializer(serializers.Serializer):
@@ -49,6 +57,7 @@ class HistoryEntrySerializer(serializers.Serializer):
     amount = AmountOutField()
     currency = serializers.CharField()
     counterparty_wallet_id = serializers.UUIDField(allow_null=True)
+    counterparty = CounterpartySerializer(allow_null=True, required=False, help_text="A transfer's other side.")
     status = serializers.ChoiceField(choices=TRANSACTION_STATUSES)
     failure_reason = serializers.CharField(allow_blank=True, required=False)
     occurred_at = serializers.DateTimeField()
@@ -87,11 +96,6 @@ class TransactionQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=TRANSACTION_STATUSES, required=False)
     cursor = serializers.CharField(required=False, max_length=512)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100)
-
-
-class CounterpartySerializer(serializers.Serializer):
-    username = serializers.CharField(allow_null=True, help_text="As it is now; null if the user was deleted.")
-    wallet_id = serializers.UUIDField()
 
 
 class StatementLineSerializer(serializers.Serializer):
