@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from pathlib import Path
 
 from playwright.sync_api import expect
 from pypdf import PdfReader
@@ -14,7 +13,7 @@ from tests.people import Person
 from tests.test_browser import browser, log_in, tabs  # noqa: F401 (fixtures)
 
 
-def test_statement_page_shows_the_month_and_downloads_csv_and_pdf(gateway_url, tabs, tmp_path):  # noqa: F811
+def test_statement_page_shows_the_month_and_downloads_csv_and_pdf(gateway_url, tabs):  # noqa: F811
     alice, bob = Person.sign_up(gateway_url, prefix="alice"), Person.sign_up(gateway_url, prefix="bob")
     alice.fund("40")
     paid = alice.pay(bob.wallet_id, "15.25")
@@ -26,7 +25,7 @@ def test_statement_page_shows_the_month_and_downloads_csv_and_pdf(gateway_url, t
     expect(page.get_by_role("heading", name="Your wallets")).to_be_visible()
     page.goto(f"/wallets/{alice.wallet_id}")
     page.get_by_role("link", name="Statement").click()
-    page.get_by_label("Period").select_option("this")
+    page.get_by_label("Period", exact=True).select_option("this")
     page.get_by_role("button", name="Show").click()
     assert page.locator(".opening").inner_text() == "0.00"
     assert page.locator(".total-in").inner_text() == "40.00"
@@ -35,21 +34,23 @@ def test_statement_page_shows_the_month_and_downloads_csv_and_pdf(gateway_url, t
     assert page.locator("table.statement .counterparty").all_inner_texts() == [f"to {bob.username}"]
     tab.shoot("statement")
 
-    with page.expect_download() as csv_download:
-        page.get_by_role("link", name="Download CSV").click()
+    # The buttons' files, fetched with the browser's own session (its cookies), as a click would.
     today = datetime.now(UTC).date()
-    assert csv_download.value.suggested_filename.startswith(f"statement-{alice.wallet_id}-{today:%Y-%m}-01-")
-    rows = list(csv.DictReader(io.StringIO(Path(csv_download.value.path()).read_text("utf-8-sig"))))
+    csv_file = page.request.get(page.get_by_role("link", name="Download CSV").get_attribute("href"))
+    assert csv_file.status == 200, csv_file.text()
+    assert csv_file.headers["content-disposition"].startswith(
+        f'attachment; filename="statement-{alice.wallet_id}-{today:%Y-%m}-01-'
+    )
+    rows = list(csv.DictReader(io.StringIO(csv_file.body().decode("utf-8-sig"))))
     assert [row["balance_after"] for row in rows] == ["40.0000", "24.7500"]
-
-    with page.expect_download() as pdf_download:
-        page.get_by_role("link", name="Download PDF").click()
-    text = PdfReader(pdf_download.value.path()).pages[0].extract_text()
+    pdf_file = page.request.get(page.get_by_role("link", name="Download PDF").get_attribute("href"))
+    assert (pdf_file.status, pdf_file.headers["content-type"]) == (200, "application/pdf")
+    text = PdfReader(io.BytesIO(pdf_file.body())).pages[0].extract_text()
     assert alice.username in text and bob.username in text and "24.7500" in text
 
-    page.get_by_label("Period").select_option("custom")
-    page.get_by_label("From").fill("2024-01-01")
-    page.get_by_label("To").fill("2025-06-01")
+    page.get_by_label("Period", exact=True).select_option("custom")
+    page.get_by_label("From", exact=True).fill("2024-01-01")
+    page.get_by_label("To", exact=True).fill("2025-06-01")
     page.get_by_role("button", name="Show").click()
     assert "366 days" in page.locator(".field-error").inner_text()
 

@@ -26,9 +26,8 @@ from api import statements
 from api.client import DownstreamError
 from api.throttling import password_reset_throttle_wait, throttle_wait
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -39,7 +38,6 @@ from rest_framework import exceptions
 from pages import charts, remote
 from pages.cookies import tokens_clear, tokens_set
 from pages.forms import (
-    StatementPeriodForm,
     HistoryFilterForm,
     LoginForm,
     MovementForm,
@@ -47,6 +45,7 @@ from pages.forms import (
     PasswordResetForm,
     SetPasswordForm,
     SignupForm,
+    StatementPeriodForm,
     TransferForm,
     WalletOpenForm,
     idempotency_key_new,
