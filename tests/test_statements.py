@@ -169,6 +169,7 @@ def test_a_strangers_wallet_has_no_statement_or_balance(busy_day, gateway_url):
         ({"from": "2026-02-01", "to": "2026-01-31"}, "invalid"),
         ({"from": "yesterday"}, "invalid"),
         ({"format": "xlsx"}, "invalid"),
+        ({"from": "9999-12-31", "to": "9999-12-31"}, "invalid"),
     ],
 )
 def test_bad_periods_and_formats_are_400(busy_day, params, code):

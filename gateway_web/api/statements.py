@@ -74,6 +74,8 @@ def period_get(*, first: date | None, last: date | None, today: date) -> Period:
     """The asked period, this month by default; a period longer than the bound or backwards is a 400."""
     default = period_this_month(today)
     period = Period(first or default.first, last or default.last)
+    if period.last >= date.max:  # its end (the next midnight) is past the calendar
+        raise serializers.ValidationError({"to": ["Too far in the future."]})
     if period.last < period.first:
         raise serializers.ValidationError({"to": ["Must not be before `from`."]})
     if (period.last - period.first).days + 1 > STATEMENT_DAYS_MAX:
