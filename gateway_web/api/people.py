@@ -11,6 +11,7 @@ the shared cache (Redis): ownership is immutable, so the cached fact cannot go w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -18,6 +19,9 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
 from api.client import DownstreamError, service_call
+from walletkit.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 OWNER_KEY = "wallet-owner:{}"
 
@@ -31,7 +35,10 @@ def wallet_owners_get(*, wallet_ids: Iterable[UUID | str]) -> dict[str, int | No
     for wallet_id in (wallet_id for wallet_id, owner in owners.items() if owner is None):
         try:  # the gateway's own service token: any wallet (docs/internal-api.md)
             _, wallet = service_call("GET", "wallet", f"/wallets/{wallet_id}", user_token=None)
-        except DownstreamError:
+        except (DownstreamError, ApiError):
+            # Naming is never worth failing the answer it decorates (a money POST's 202 above all):
+            # unknown or unreachable, the name is null this time and asked again next time.
+            log.warning("counterparty owner unknown", extra={"wallet_id": wallet_id})
             continue
         owners[wallet_id] = learned[OWNER_KEY.format(wallet_id)] = wallet["owner_id"]
     if learned:
