@@ -64,8 +64,9 @@ def transactions_name_counterparties(transactions: list[dict], *, user_id: int) 
     transfers = [t for t in transactions if t.get("from_wallet_id") and t.get("to_wallet_id")]
     owners = wallet_owners_get(wallet_ids=[t["from_wallet_id"] for t in transfers])
     other_sides = {
-        t["id"]: t["to_wallet_id"] if owners.get(str(t["from_wallet_id"])) == user_id else t["from_wallet_id"]
+        t["id"]: t["to_wallet_id"] if owners[str(t["from_wallet_id"])] == user_id else t["from_wallet_id"]
         for t in transfers
+        if owners.get(str(t["from_wallet_id"])) is not None  # which side is the caller's is unknown: no name
     }
     people = counterparties_resolve(wallet_ids=other_sides.values())
     for transaction in transactions:
