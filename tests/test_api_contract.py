@@ -14,11 +14,11 @@ from walletkit.testing.waiting import wait_until
 WALLET_KEYS = {"id", "name", "currency", "balance", "held", "available", "created_at"}
 TRANSACTION_KEYS = {
     "id", "type", "status", "amount", "currency", "from_wallet_id", "to_wallet_id", "failure_reason",
-    "created_at", "updated_at", "reserved_at", "posted_at", "refund_of",
+    "created_at", "updated_at", "reserved_at", "posted_at", "refund_of", "counterparty",
 }  # fmt: skip
 ENTRY_KEYS = {
     "id", "transaction_id", "wallet_id", "type", "direction", "amount", "currency", "counterparty_wallet_id",
-    "status", "occurred_at", "failure_reason", "updated_at",
+    "status", "occurred_at", "failure_reason", "updated_at", "counterparty",
 }  # fmt: skip
 
 

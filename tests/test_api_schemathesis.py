@@ -33,9 +33,9 @@ def api_schema(gateway_url):
 def test_every_operation_conforms_to_the_schema(api_schema, gateway_url):
     fuzzer = Person.sign_up(gateway_url, prefix="fuzz")
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    # every row of API.md's REST table (accounts, refunds, limits, scheduled transfers, payment requests),
-    # the four two-factor ones, health included
-    assert len(operations) == 40
+    # every row of API.md's REST table (accounts, statement, balance at, refunds, limits, scheduled transfers,
+    # payment requests), the four two-factor ones, health included
+    assert len(operations) == 42
 
     for operation in operations:
 

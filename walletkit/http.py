@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 from django.conf import settings
@@ -43,5 +45,21 @@ def service_request(
     url = settings.SERVICE_URLS[service].rstrip("/") + path
     try:
         return _client().request(method, url, headers=headers, **kwargs)
+    except httpx.TransportError as exc:
+        raise ServiceUnavailable(f"{service} unreachable: {type(exc).__name__}") from exc
+
+
+@contextmanager
+def service_stream(
+    method: str, service: str, path: str, *, user_token: str | None = None, on_behalf_of: int | None = None, **kwargs
+) -> Iterator[httpx.Response]:
+    """``service_request`` whose body is read as it arrives (``iter_lines``) and released on exit:
+    for answers too large to hold in memory, such as a year's statement."""
+    token = user_token or service_token_get(audience=service, on_behalf_of=on_behalf_of)
+    headers = {"Authorization": f"Bearer {token}", HEADER: correlation_id_get(), **kwargs.pop("headers", {})}
+    url = settings.SERVICE_URLS[service].rstrip("/") + path
+    try:
+        with _client().stream(method, url, headers=headers, **kwargs) as response:
+            yield response
     except httpx.TransportError as exc:
         raise ServiceUnavailable(f"{service} unreachable: {type(exc).__name__}") from exc

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from uuid import UUID
 
 from django.core.cache import cache
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -13,16 +16,19 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api import client
+from api import client, people, statements
 from api.shapes import (
+    BalanceAtSerializer,
     ErrorSerializer,
     HistoryEntrySerializer,
     HistoryPageSerializer,
     HistoryQuerySerializer,
+    StatementSerializer,
     TransactionDetailSerializer,
     TransactionPageSerializer,
     TransactionQuerySerializer,
@@ -178,7 +184,88 @@ class WalletHistoryApi(APIView):
     def get(self, request, wallet_id: UUID):
         params = client.query_params(request, HISTORY_FILTERS)
         return client.forward_page(
-            request, "history", f"/wallets/{wallet_id}/history", item=HistoryEntrySerializer, params=params
+            request,
+            "history",
+            f"/wallets/{wallet_id}/history",
+            item=HistoryEntrySerializer,
+            params=params,
+            named=people.history_name_counterparties,
+        )
+
+
+def _transactions_named(request) -> client.Named:
+    return lambda transactions: people.transactions_name_counterparties(transactions, user_id=request.user.id)
+
+
+class IgnoreFormatParameter(DefaultContentNegotiation):
+    """``?format=`` here picks the statement's format (json, csv, pdf), not DRF's renderer."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+
+
+class WalletBalanceApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        at = serializers.DateTimeField(required=False, help_text="ISO-8601 instant; default now.")
+
+    @extend_schema(
+        operation_id="wallets_balance_at",
+        parameters=[FilterSerializer],
+        responses={200: BalanceAtSerializer, **_errors(400, 401, 404, 503)},
+        description="The settled balance at an instant, summed from the ledger's postings up to and including it.",
+    )
+    def get(self, request, wallet_id: UUID):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        try:
+            wallet = client.caller_wallet_get(request, wallet_id)
+        except client.DownstreamError as error:
+            return Response(error.body, status=error.status_code, headers=error.headers)
+        at = filters.validated_data.get("at") or timezone.now()
+        balance = statements.balance_at(wallet=wallet, at=at, user_id=request.user.id)
+        body = {"wallet_id": wallet_id, "currency": wallet["currency"], "at": at, "balance": balance}
+        return Response(BalanceAtSerializer(body).data)
+
+
+class WalletStatementApi(APIView):
+    content_negotiation_class = IgnoreFormatParameter
+
+    class FilterSerializer(serializers.Serializer):
+        def get_fields(self):  # `from` is a Python keyword: the fields are named here
+            return {
+                "from": serializers.DateField(required=False, help_text="First day (UTC); default: this month's."),
+                "to": serializers.DateField(required=False, help_text="Last day, inclusive; default: this month's."),
+                "format": serializers.ChoiceField(choices=["json", "csv", "pdf"], default="json"),
+            }
+
+    @extend_schema(
+        operation_id="wallets_statement",
+        parameters=[FilterSerializer],
+        responses={
+            (200, "application/json"): StatementSerializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            **_errors(401, 404, 503),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="`invalid`: a bad date or `to` before `from` (`errors`); `period_too_long`: more than "
+                f"{statements.STATEMENT_DAYS_MAX} days.",
+            ),
+        },
+        description="Settled movements of the period from the ledger, oldest first, each with the balance after "
+        "it: `opening_balance` + signed lines = `closing_balance` = `GET …/balance?at=` the end of `to`. JSON and "
+        "CSV are streamed; CSV is UTF-8 (with BOM) with a header row, PDF a printable statement.",
+    )
+    def get(self, request, wallet_id: UUID):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        query = filters.validated_data
+        period = statements.period_get(first=query.get("from"), last=query.get("to"), today=timezone.now().date())
+        try:
+            wallet = client.caller_wallet_get(request, wallet_id)
+        except client.DownstreamError as error:
+            return Response(error.body, status=error.status_code, headers=error.headers)
+        return statements.statement_response(
+            wallet=wallet, period=period, user_id=request.user.id, kind=query["format"]
         )
 
 
@@ -199,6 +286,7 @@ class WalletDepositApi(APIView):
         return client.transaction_submit(
             request, kind="DEPOSIT", from_wallet_id=None, to_wallet_id=wallet_id,
             amount=data.validated_data["amount"], idempotency_key=key, output=TransactionSerializer,
+            named=_transactions_named(request),
         )  # fmt: skip
 
 
@@ -219,6 +307,7 @@ class WalletWithdrawalApi(APIView):
         return client.transaction_submit(
             request, kind="WITHDRAWAL", from_wallet_id=wallet_id, to_wallet_id=None,
             amount=data.validated_data["amount"], idempotency_key=key, output=TransactionSerializer,
+            named=_transactions_named(request),
         )  # fmt: skip
 
 
@@ -247,6 +336,7 @@ class TransferCreateApi(APIView):
         return client.transaction_submit(
             request, kind="TRANSFER", from_wallet_id=source, to_wallet_id=target,
             amount=data.validated_data["amount"], idempotency_key=key, output=TransactionSerializer,
+            named=_transactions_named(request),
         )  # fmt: skip
 
 
@@ -258,7 +348,14 @@ class TransactionListApi(APIView):
     )
     def get(self, request):
         params = client.query_params(request, TransactionQuerySerializer)
-        return client.forward_page(request, "transaction", "/transactions", item=TransactionSerializer, params=params)
+        return client.forward_page(
+            request,
+            "transaction",
+            "/transactions",
+            item=TransactionSerializer,
+            params=params,
+            named=_transactions_named(request),
+        )
 
 
 class TransactionDetailApi(APIView):
@@ -267,7 +364,12 @@ class TransactionDetailApi(APIView):
     )
     def get(self, request, transaction_id: UUID):
         return client.forward(
-            request, "GET", "transaction", f"/transactions/{transaction_id}", output=TransactionDetailSerializer
+            request,
+            "GET",
+            "transaction",
+            f"/transactions/{transaction_id}",
+            output=TransactionDetailSerializer,
+            named=_transactions_named(request),
         )
 
 
@@ -305,7 +407,14 @@ class ActivityListApi(APIView):
     )
     def get(self, request):
         params = client.query_params(request, HISTORY_FILTERS)
-        return client.forward_page(request, "history", "/activity", item=HistoryEntrySerializer, params=params)
+        return client.forward_page(
+            request,
+            "history",
+            "/activity",
+            item=HistoryEntrySerializer,
+            params=params,
+            named=people.history_name_counterparties,
+        )
 
 
 PROBE = inline_serializer("Probe", {"status": serializers.CharField(), "checks": serializers.DictField(required=False)})

@@ -8,6 +8,7 @@ in the public shape on success. Nothing here decides a business rule.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from uuid import UUID
@@ -22,6 +23,7 @@ from walletkit.http import ServiceUnavailable, service_request
 from walletkit.money import amount_format
 
 log = logging.getLogger(__name__)
+Named = Callable[[list[dict]], list[dict]]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
@@ -91,18 +93,35 @@ def forward(
     json: dict | None = None,
     params: dict | None = None,
     timeout: float | None = None,
+    named: Named | None = None,
 ) -> Response:
-    """Call ``service`` as the caller and answer with its status and ``output``-shaped body."""
+    """Call ``service`` as the caller and answer with its status and ``output``-shaped body;
+    ``named`` adds the counterparties' usernames (api.people) before rendering."""
     extra = {"timeout": timeout} if timeout else {}
     try:
         status_code, body = _call(request, method, service, path, json=json, params=params, **extra)
     except DownstreamError as error:
         return Response(error.body, status=error.status_code, headers=error.headers)
+    if named is not None and isinstance(body, dict | list):
+        body = named(body) if many else named([body])[0]
     return Response(output(body, many=many).data, status=status_code)
 
 
+def caller_wallet_get(request: Request, wallet_id: UUID) -> dict:
+    """The wallet if it is the caller's — wallet_service decides, with the caller's own token; a
+    stranger's wallet raises ``DownstreamError`` 404, the same as a missing one."""
+    _, wallet = _call(request, "GET", "wallet", f"/wallets/{wallet_id}")
+    return wallet
+
+
 def forward_page(
-    request: Request, service: str, path: str, *, item: type[serializers.Serializer], params: dict
+    request: Request,
+    service: str,
+    path: str,
+    *,
+    item: type[serializers.Serializer],
+    params: dict,
+    named: Named | None = None,
 ) -> Response:
     """A ``{results, next}`` page; the service's ``next`` cursor becomes a gateway URL."""
     try:
@@ -110,8 +129,11 @@ def forward_page(
     except DownstreamError as error:
         return Response(error.body, status=error.status_code, headers=error.headers)
     body = body if isinstance(body, dict) else {}
+    results = body.get("results", [])
+    if named is not None:
+        results = named(results)
     return Response(
-        {"results": item(body.get("results", []), many=True).data, "next": _next_url(request, body.get("next"))},
+        {"results": item(results, many=True).data, "next": _next_url(request, body.get("next"))},
         status=status_code,
     )
 
@@ -168,6 +190,7 @@ def transaction_submit(
     amount: Decimal,
     idempotency_key: str,
     output: type[serializers.Serializer],
+    named: Named | None = None,
 ) -> Response:
     """A money movement: the transaction service runs the saga and answers 202 with the transaction."""
     payload = movement_payload(
@@ -175,7 +198,14 @@ def transaction_submit(
         idempotency_key=idempotency_key,
     )  # fmt: skip
     return forward(
-        request, "POST", "transaction", "/transactions", output=output, json=payload, timeout=movement_timeout()
+        request,
+        "POST",
+        "transaction",
+        "/transactions",
+        output=output,
+        json=payload,
+        timeout=movement_timeout(),
+        named=named,
     )
 
 

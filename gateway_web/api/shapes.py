@@ -25,6 +25,11 @@ class WalletSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class CounterpartySerializer(serializers.Serializer):
+    username = serializers.CharField(allow_null=True, help_text="As it is now; null if the user was deleted.")
+    wallet_id = serializers.UUIDField()
+
+
 class TransactionSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     type = serializers.ChoiceField(choices=TRANSACTION_TYPES)
@@ -40,6 +45,9 @@ class TransactionSerializer(serializers.Serializer):
     posted_at = serializers.DateTimeField(allow_null=True, required=False, help_text="When the ledger posted it.")
     refund_of = serializers.UUIDField(
         allow_null=True, required=False, help_text="A REFUND's original transfer; null for every other type."
+    )
+    counterparty = CounterpartySerializer(
+        allow_null=True, required=False, help_text="A transfer's other side as the caller sees it; null otherwise."
     )
 
 
@@ -65,6 +73,7 @@ class HistoryEntrySerializer(serializers.Serializer):
     amount = AmountOutField()
     currency = serializers.CharField()
     counterparty_wallet_id = serializers.UUIDField(allow_null=True)
+    counterparty = CounterpartySerializer(allow_null=True, required=False, help_text="A transfer's other side.")
     status = serializers.ChoiceField(choices=TRANSACTION_STATUSES)
     failure_reason = serializers.CharField(allow_blank=True, required=False)
     occurred_at = serializers.DateTimeField()
@@ -172,3 +181,35 @@ class PaymentRequestQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=PAYMENT_REQUEST_STATUSES, required=False)
     cursor = serializers.CharField(required=False, max_length=512)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+
+class StatementLineSerializer(serializers.Serializer):
+    occurred_at = serializers.DateTimeField()
+    transaction_id = serializers.UUIDField()
+    type = serializers.CharField(help_text="DEPOSIT, WITHDRAWAL, TRANSFER (or a staff ADJUSTMENT).")
+    direction = serializers.ChoiceField(choices=DIRECTIONS)
+    amount = AmountOutField()
+    counterparty = CounterpartySerializer(allow_null=True, help_text="The other wallet of a transfer, else null.")
+    balance_after = AmountOutField()
+
+
+class StatementSerializer(serializers.Serializer):
+    wallet_id = serializers.UUIDField()
+    currency = serializers.CharField()
+    # `from` is a Python keyword: declared below.
+    to = serializers.DateField()
+    opening_balance = AmountOutField()
+    closing_balance = AmountOutField()
+    total_in = AmountOutField()
+    total_out = AmountOutField()
+    lines = StatementLineSerializer(many=True)
+
+
+StatementSerializer._declared_fields["from"] = serializers.DateField()
+
+
+class BalanceAtSerializer(serializers.Serializer):
+    wallet_id = serializers.UUIDField()
+    currency = serializers.CharField()
+    at = serializers.DateTimeField()
+    balance = AmountOutField()

@@ -7,7 +7,7 @@ Protocol:
   token, a first message that is not auth, or no auth in time: the socket closes with 4401.
 - The socket closes with 4401 when the token expires; sending a fresh token
   (``{"type": "auth", ...}`` again, same user) before then keeps it open.
-- Messages: ``{"type": "transaction.status", "transaction": {...transaction...}}``, relayed from
+- Messages: ``{"type": "transaction.status", "transaction": {...transaction, counterparty...}}``, relayed from
   the channel-layer group ``user_<id>`` that history_service publishes to after each commit; and
   ``{"type": "payment_request", "payment_request": {...}}`` at every change of a payment request the
   user is a party to (the same group; history_service relays transaction_service's event).
@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
+from api.people import transactions_name_counterparties
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -32,6 +35,17 @@ from live.auth import AccessTokenCookieMiddleware, InvalidToken, LiveIdentity, i
 CLOSE_UNAUTHENTICATED = 4401
 SESSION_END = "session.end"  # channel-layer message: the user logged out
 DEFAULT_AUTH_TIMEOUT_SECONDS = 5.0
+log = logging.getLogger(__name__)
+
+
+@database_sync_to_async
+def _named(transaction: dict, *, user_id: int) -> dict:
+    """The push carries the counterparty's username as it is now, like the REST answers (api.people)."""
+    try:
+        return transactions_name_counterparties([dict(transaction)], user_id=user_id)[0]
+    except Exception:  # a push is best effort: without the name rather than not at all
+        log.warning("counterparty not named on a push", exc_info=True)
+        return transaction
 
 
 def user_group_name(user_id: int) -> str:
@@ -77,7 +91,8 @@ class TransactionStatusConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(user_group_name(self.user_id), self.channel_name)
 
     async def transaction_status(self, event):
-        await self.send_json({"type": "transaction.status", "transaction": event["transaction"]})
+        transaction = await _named(event["transaction"], user_id=self.user_id)
+        await self.send_json({"type": "transaction.status", "transaction": transaction})
 
     async def payment_request(self, event):
         await self.send_json({"type": "payment_request", "payment_request": event["payment_request"]})

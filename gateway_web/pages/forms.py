@@ -166,6 +166,14 @@ class HistoryFilterForm(forms.Form):
     cursor = forms.CharField(required=False, max_length=512, widget=forms.HiddenInput)
 
 
+class StatementPeriodForm(forms.Form):
+    period = forms.ChoiceField(
+        choices=[("this", "This month"), ("last", "Last month"), ("custom", "Custom")], required=False, initial="this"
+    )
+    first = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    last = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+
 class ResolveForm(forms.Form):
     action = forms.ChoiceField(
         choices=[

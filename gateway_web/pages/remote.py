@@ -9,6 +9,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from api.client import DownstreamError, movement_payload, movement_timeout, service_call
+from api.people import history_name_counterparties, transactions_name_counterparties
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
@@ -44,15 +45,18 @@ def wallet_open(*, token: str, currency: str, name: str) -> dict:
 
 
 def activity_page(*, token: str, **filters) -> dict:
-    return _get(token, "history", "/activity", params=_clean(filters))
+    page = _get(token, "history", "/activity", params=_clean(filters))
+    return {**page, "results": history_name_counterparties(page.get("results", []))}
 
 
 def wallet_history_page(*, token: str, wallet_id: UUID, **filters) -> dict:
-    return _get(token, "history", f"/wallets/{wallet_id}/history", params=_clean(filters))
+    page = _get(token, "history", f"/wallets/{wallet_id}/history", params=_clean(filters))
+    return {**page, "results": history_name_counterparties(page.get("results", []))}
 
 
-def transaction_get(*, token: str, transaction_id: UUID) -> dict:
-    return _get(token, "transaction", f"/transactions/{transaction_id}")
+def transaction_get(*, token: str, transaction_id: UUID, user_id: int) -> dict:
+    transaction = _get(token, "transaction", f"/transactions/{transaction_id}")
+    return transactions_name_counterparties([transaction], user_id=user_id)[0]
 
 
 def wallet_limits_get(*, token: str, wallet_id: UUID) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import math
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 from uuid import UUID
@@ -29,12 +29,14 @@ from accounts.two_factor import (
     two_factor_setup,
     two_factor_status,
 )
+from api import statements
 from api.client import DownstreamError
 from api.throttling import password_reset_throttle_wait, throttle_wait
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -52,6 +54,7 @@ from pages.forms import (
     RefundForm,
     SetPasswordForm,
     SignupForm,
+    StatementPeriodForm,
     TransferForm,
     TwoFactorCodeForm,
     TwoFactorSetupForm,
@@ -427,6 +430,49 @@ def wallet_detail(request: HttpRequest, wallet_id: UUID) -> HttpResponse:
     return render(request, template, context, status=200 if filters.is_valid() or not request.GET else 400)
 
 
+def _statement_period(request: HttpRequest) -> tuple[StatementPeriodForm, statements.Period | None]:
+    """This month, last month, or the custom days; a bad or too long period is a form error."""
+    form = StatementPeriodForm(request.GET or None)
+    chosen = form.cleaned_data if form.is_valid() else {}
+    today = timezone.now().date()
+    if chosen.get("period") == "last":
+        return form, statements.period_last_month(today)
+    if chosen.get("period") != "custom":
+        return form, statements.period_this_month(today)
+    try:
+        return form, statements.period_get(first=chosen.get("first"), last=chosen.get("last"), today=today)
+    except (ApiError, exceptions.ValidationError) as error:
+        form.add_error("last", error.detail if isinstance(error, ApiError) else "“To” is before “From”.")
+        return form, None
+
+
+@signin_required
+def wallet_statement(request: HttpRequest, wallet_id: UUID) -> HttpResponse:
+    wallet = remote.wallet_get(token=request.access_token, wallet_id=wallet_id)
+    form, period = _statement_period(request)
+    context = {"wallet": wallet, "form": form, "period": period}
+    if period is None:
+        return render(request, "pages/statement.html", context, status=400)
+    with statements.statement_open(wallet=wallet, period=period, user_id=request.principal.id) as statement:
+        context |= {"statement": statement.header(), "lines": list(statement.lines)}
+    context["download"] = urlencode({"from": period.first.isoformat(), "to": period.last.isoformat()})
+    return render(request, "pages/statement.html", context)
+
+
+@signin_required
+def wallet_statement_download(request: HttpRequest, wallet_id: UUID, kind: str) -> HttpResponse:
+    """The statement as a CSV or PDF file, for the page's download buttons (the cookie's user)."""
+    if kind not in ("csv", "pdf"):
+        raise Http404("No such format.")
+    wallet = remote.wallet_get(token=request.access_token, wallet_id=wallet_id)
+    try:
+        first, last = (date.fromisoformat(request.GET[name]) for name in ("from", "to"))
+        period = statements.period_get(first=first, last=last, today=timezone.now().date())
+    except (KeyError, ValueError, ApiError, exceptions.ValidationError):
+        return render(request, "pages/problem.html", {"detail": "Choose a valid period."}, status=400)
+    return statements.statement_response(wallet=wallet, period=period, user_id=request.principal.id, kind=kind)
+
+
 # --- Money movements ----------------------------------------------------------------------------
 
 
@@ -565,8 +611,19 @@ def timeline(transaction: dict) -> list[dict]:
 
 
 def _transaction_context(request: HttpRequest, transaction_id: UUID) -> dict:
-    transaction = remote.transaction_get(token=request.access_token, transaction_id=transaction_id)
-    return {"transaction": transaction, "timeline": timeline(transaction)}
+    transaction = remote.transaction_get(
+        token=request.access_token, transaction_id=transaction_id, user_id=request.principal.id
+    )
+    return {"transaction": transaction, "timeline": timeline(transaction), "sides": _sides(transaction)}
+
+
+def _sides(transaction: dict) -> dict:
+    """Names for the page's From/To: the counterparty on its side, the caller ("you") on the other."""
+    counterparty = transaction.get("counterparty")
+    if not counterparty:
+        return {}
+    name = counterparty["username"] or "a deleted user"
+    return {"to": name} if str(counterparty["wallet_id"]) == str(transaction["to_wallet_id"]) else {"from": name}
 
 
 def refundable(transaction: dict) -> Decimal:

@@ -92,6 +92,8 @@ class Posting(models.Model):
 
     class Meta:
         db_table = "ledger_posting"
+        # Balance at a time and statements: a range of one account's postings by time (decision 0012;
+        # the query plans on a million postings are in docs/benchmark.md).
         indexes = [models.Index(fields=["account", "created_at"], name="posting_account_time")]
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="posting_amount_not_zero")]
 

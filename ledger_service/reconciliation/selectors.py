@@ -42,6 +42,7 @@ from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from ledger.models import Account, JournalEntry, MovementType
+from ledger.selectors import repeatable_read  # noqa: F401 (reconciliation.services takes it from here)
 
 from reconciliation import clients
 from reconciliation.models import ReconciliationRun
@@ -77,13 +78,6 @@ class Snapshot:
     stuck_sagas: list[dict] = field(default_factory=list)
     anomalies: list[dict] = field(default_factory=list)
     dead_letters: dict[str, list[dict]] = field(default_factory=dict)
-
-
-def repeatable_read() -> None:
-    if not connection.in_atomic_block or connection.savepoint_ids:
-        return  # inside a caller's transaction (a test's): its snapshot rules already
-    with connection.cursor() as cursor:
-        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
 
 def account_figures() -> list[AccountFigure]:

@@ -21,6 +21,7 @@ TRANSACTION = {
     "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
     "reserved_at": "2026-01-01T00:00:00.100000Z", "posted_at": None, "refund_of": None,
 }  # fmt: skip
+UNNAMED = {"counterparty": None}  # the gateway names a transfer's other side; these are deposits
 ENTRY = {
     "id": "1", "transaction_id": TX_ID, "wallet_id": WALLET_ID, "type": "DEPOSIT", "direction": "CREDIT",
     "amount": "12.5000", "currency": "USD", "counterparty_wallet_id": None, "status": "SUCCESS",
@@ -109,7 +110,7 @@ def test_deposit_forwards_a_deposit_into_the_wallet_with_the_key(authed, downstr
     downstream.answer("POST", "/transactions", 202, TRANSACTION)
     response = authed.post(DEPOSIT, {"amount": "12.5"}, format="json", HTTP_IDEMPOTENCY_KEY="key-1")
     assert response.status_code == 202
-    assert response.json() == TRANSACTION
+    assert response.json() == TRANSACTION | UNNAMED
     assert downstream.requests[0].body == {
         "type": "DEPOSIT", "from_wallet_id": None, "to_wallet_id": WALLET_ID, "amount": "12.5000",
         "idempotency_key": "key-1",
@@ -194,7 +195,7 @@ def test_pagination_next_becomes_a_gateway_url_keeping_the_filters(authed, downs
     downstream.answer("GET", "/transactions", 200, {"results": [TRANSACTION], "next": "CURSOR2"})
     response = authed.get(f"/api/v1/transactions?wallet={WALLET_ID}&limit=1")
     assert response.status_code == 200
-    assert response.json()["results"] == [TRANSACTION]
+    assert response.json()["results"] == [TRANSACTION | UNNAMED]
     assert response.json()["next"] == (
         f"http://testserver/api/v1/transactions?wallet={WALLET_ID}&limit=1&cursor=CURSOR2"
     )
@@ -206,7 +207,7 @@ def test_pagination_next_from_a_service_url_keeps_only_its_query(authed, downstr
         "GET", "/activity", 200, {"results": [ENTRY], "next": "http://127.0.0.1:8004/activity?cursor=C3&limit=5"}
     )
     response = authed.get("/api/v1/activity?limit=5&type=DEPOSIT")
-    assert response.json()["results"] == [ENTRY]
+    assert response.json()["results"] == [ENTRY | UNNAMED]
     assert response.json()["next"] == "http://testserver/api/v1/activity?limit=5&type=DEPOSIT&cursor=C3"
 
 

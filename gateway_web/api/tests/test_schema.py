@@ -25,6 +25,8 @@ API_ROWS = {
     ("get", "/api/v1/payment-requests"), ("post", "/api/v1/payment-requests"),
     ("get", "/api/v1/payment-requests/{request_id}"), ("post", "/api/v1/payment-requests/{request_id}/pay"),
     ("post", "/api/v1/payment-requests/{request_id}/decline"), ("post", "/api/v1/payment-requests/{request_id}/cancel"),
+    ("delete", "/api/v1/auth/sessions/{session_id}"), ("get", "/api/v1/wallets/{wallet_id}/statement"),
+    ("get", "/api/v1/wallets/{wallet_id}/balance"),
 }  # fmt: skip
 
 

@@ -37,6 +37,11 @@ def status_message(transaction_id: str, status: str = "SUCCESS") -> dict:
     return {"type": "transaction.status", "transaction": {"id": transaction_id, "status": status}}
 
 
+def named(message: dict) -> dict:
+    """As the socket sends it: the gateway adds the counterparty (none for these bare pushes)."""
+    return message | {"transaction": message["transaction"] | {"counterparty": None}}
+
+
 async def connected_by_message(user_id: int) -> WebsocketCommunicator:
     socket = communicator()
     connected, _ = await socket.connect(timeout=DEADLINE)
@@ -59,7 +64,7 @@ def test_first_message_auth_then_the_users_group_reaches_the_socket():
 
         await get_channel_layer().group_send("user_101", status_message(transaction_id))
 
-        assert await socket.receive_json_from(timeout=DEADLINE) == status_message(transaction_id)
+        assert await socket.receive_json_from(timeout=DEADLINE) == named(status_message(transaction_id))
         await socket.disconnect()
 
     async_to_sync(scenario)()
@@ -151,7 +156,7 @@ def test_the_access_token_cookie_authenticates_without_a_message():
 
         await get_channel_layer().group_send("user_141", status_message(transaction_id, "RESERVED"))
 
-        assert await socket.receive_json_from(timeout=DEADLINE) == status_message(transaction_id, "RESERVED")
+        assert await socket.receive_json_from(timeout=DEADLINE) == named(status_message(transaction_id, "RESERVED"))
         await socket.disconnect()
 
     async_to_sync(scenario)()
@@ -205,7 +210,7 @@ def test_a_logged_in_browser_session_authenticates_without_a_message():
 
         await get_channel_layer().group_send(f"user_{user.pk}", status_message(transaction_id))
 
-        assert await socket.receive_json_from(timeout=DEADLINE) == status_message(transaction_id)
+        assert await socket.receive_json_from(timeout=DEADLINE) == named(status_message(transaction_id))
         await socket.disconnect()
 
     async_to_sync(scenario)()
@@ -222,7 +227,7 @@ def test_a_socket_idle_longer_than_the_redis_read_timeout_still_receives():
 
         await get_channel_layer().group_send("user_151", status_message(transaction_id))
 
-        assert await socket.receive_json_from(timeout=DEADLINE) == status_message(transaction_id)
+        assert await socket.receive_json_from(timeout=DEADLINE) == named(status_message(transaction_id))
         await socket.disconnect()
 
     async_to_sync(scenario)()
@@ -269,7 +274,7 @@ def test_logout_closes_the_users_websockets_and_no_one_elses():
         assert await closed_code(by_message) == CLOSE_UNAUTHENTICATED
         transaction_id = str(uuid.uuid4())
         await get_channel_layer().group_send(f"user_{user.pk + 1000}", status_message(transaction_id))
-        assert await someone_else.receive_json_from(timeout=DEADLINE) == status_message(transaction_id)
+        assert await someone_else.receive_json_from(timeout=DEADLINE) == named(status_message(transaction_id))
         await someone_else.disconnect()
 
     async_to_sync(scenario)()

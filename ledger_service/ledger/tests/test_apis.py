@@ -93,7 +93,7 @@ def test_balance_for_staff_users_but_not_others(service_client):
     deposit(A, "1")
     assert client_with(user_token(1, is_staff=True)).get(f"/accounts/{A}/balance").json()["balance"] == "1.0000"
     assert client_with(user_token(1)).get(f"/accounts/{A}/balance").status_code == 403
-    assert service_client.get(f"/accounts/{A}/balance").status_code == 403  # no service calls it
+    assert service_client.get(f"/accounts/{A}/balance").status_code == 403  # only the gateway of the services
 
 
 def test_balance_of_an_unknown_wallet_is_404_and_bad_as_of_is_400(staff_client):
