@@ -159,21 +159,12 @@ def transaction_initiate(
     if sagas_overloaded():
         existing = Transaction.objects.filter(owner_id=owner_id, idempotency_key=request.idempotency_key).first()
         if existing is None:
-            return 429, {
-                "code": "overloaded",
-                "detail": "Too many payments are in progress; retry shortly with the same Idempotency-Key.",
-                "retry_after": OVERLOADED_RETRY_AFTER_SECONDS,
-            }
+            return _overloaded()
         return _replay(existing, fingerprint=request.fingerprint)  # a replay is answered whatever the load
     tx, created = _transaction_create_once(owner_id=owner_id, request=request)
     if not created:
         return _replay(tx, fingerprint=request.fingerprint)
-    outcome = clients.hold_reserve(
-        transaction_id=tx.id, owner_id=owner_id, type=tx.type, from_wallet_id=tx.from_wallet_id,
-        to_wallet_id=tx.to_wallet_id, amount=tx.amount,
-    )  # fmt: skip
-    tx = transaction_reserve_outcome_apply(transaction_id=tx.id, outcome=outcome)
-    return tx.response_status, tx.response_body
+    return _reserve_and_answer(tx)
 
 
 def transaction_refund_initiate(
@@ -204,19 +195,30 @@ def transaction_refund_initiate(
     if existing is not None:
         return _replay(existing, fingerprint=request.fingerprint)
     if sagas_overloaded():
-        return 429, {
-            "code": "overloaded",
-            "detail": "Too many payments are in progress; retry shortly with the same Idempotency-Key.",
-            "retry_after": OVERLOADED_RETRY_AFTER_SECONDS,
-        }
+        return _overloaded()
     try:
         tx, created = _refund_create_once(owner_id=owner_id, request=request)
     except RefundRefused as refusal:
         return 422, refusal.body
     if not created:
         return _replay(tx, fingerprint=request.fingerprint)
+    return _reserve_and_answer(tx)
+
+
+def _overloaded() -> Response:
+    """Backpressure's answer to a new money movement (a replay is still answered)."""
+    return 429, {
+        "code": "overloaded",
+        "detail": "Too many payments are in progress; retry shortly with the same Idempotency-Key.",
+        "retry_after": OVERLOADED_RETRY_AFTER_SECONDS,
+    }
+
+
+def _reserve_and_answer(tx: Transaction) -> Response:
+    """The saga's synchronous step for a just-created transaction: reserve at the wallet, record the
+    outcome, answer with it."""
     outcome = clients.hold_reserve(
-        transaction_id=tx.id, owner_id=owner_id, type=tx.type, from_wallet_id=tx.from_wallet_id,
+        transaction_id=tx.id, owner_id=tx.owner_id, type=tx.type, from_wallet_id=tx.from_wallet_id,
         to_wallet_id=tx.to_wallet_id, amount=tx.amount,
     )  # fmt: skip
     tx = transaction_reserve_outcome_apply(transaction_id=tx.id, outcome=outcome)
