@@ -15,6 +15,7 @@ from itertools import groupby
 from operator import itemgetter
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from walletkit import metrics
@@ -68,6 +69,10 @@ class ConsumerLoop:
         self.consumer = consumer_create(group_id=groups.pop())
         self.dead_letter_producer = producer_create()
         self._lag_reported_at = 0.0
+        # Offsets done but not yet committed to the broker, committed at most every commit_interval s.
+        self._uncommitted: dict[tuple[str, int], int] = {}
+        self._committed_at = time.monotonic()
+        self.commit_interval = settings.KAFKA_COMMIT_INTERVAL_MS / 1000
         self._connection_upkeep = ConnectionUpkeep()
 
     @property
@@ -93,20 +98,29 @@ class ConsumerLoop:
                         wanted.append(message)
                 if wanted:
                     self.apply_batch(wanted)
-                if done:
-                    self._offsets_commit(done)
+                self._uncommitted.update(done)
+                if time.monotonic() - self._committed_at >= self.commit_interval:
+                    self._offsets_commit()
                 self._report_lag()
         finally:
+            self._offsets_commit()
             self.consumer.close()
             self.dead_letter_producer.flush(5)
             logger.info("consumer stopped", extra={"consumer": self.names})
 
-    def _offsets_commit(self, done: dict[tuple[str, int], int]) -> None:
-        """Only after the batch's database commit: a crash before this replays the batch, which the inbox
-        turns into duplicates. So a refused commit (the group rebalanced, the broker restarted: "unknown
-        member") is logged, not fatal — the next owner of the partition replays from the last commit."""
+    def _offsets_commit(self) -> None:
+        """Tell the broker where the group is — only after the batches' database commits, and at most
+        once per ``KAFKA_COMMIT_INTERVAL_MS`` (and at shutdown): a synchronous commit per batch was a
+        broker round trip per batch. Whatever a crash leaves uncommitted is replayed, and the inbox turns
+        the replay into duplicates. So a refused commit (the group rebalanced, the broker restarted:
+        "unknown member") is logged, not fatal — the next owner of the partition replays from the last
+        commit."""
+        self._committed_at = time.monotonic()
+        if not self._uncommitted:
+            return
+        offsets, self._uncommitted = self._uncommitted, {}
         try:
-            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in done.items()], asynchronous=False)
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
         except KafkaException as exc:
             logger.warning("offset commit refused; its events will come again as duplicates", extra={"error": str(exc)})
 

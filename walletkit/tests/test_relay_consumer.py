@@ -11,6 +11,8 @@ import subprocess
 from datetime import timedelta
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 from prometheus_client import REGISTRY
@@ -297,3 +299,34 @@ def test_a_consumer_dying_between_db_commit_and_offset_commit_replays_as_a_no_op
 
     assert effects(event.event_id) == 1
     assert consumed("duplicate") - duplicates_before >= 1  # ours came again and the inbox dropped it
+
+
+def test_offsets_are_committed_once_per_interval_and_at_shutdown(settings, consumer_start, producer):
+    """A synchronous commit per batch was a broker round trip per batch; now at most one per interval.
+    Whatever is uncommitted is committed at a clean stop (and replayed, deduplicated, after a crash)."""
+    settings.KAFKA_COMMIT_INTERVAL_MS = 3_600_000  # nothing between the start and the stop
+    worker = consumer_start()
+    events = [kit_envelope() for _ in range(5)]
+    for event in events:
+        produce(producer, key="wallet-f", value=event.to_json())
+    for event in events:
+        applied(event.event_id)
+
+    committed, end = _group_position(kit_spec().group)
+    assert committed < end  # applied, not yet committed: a crash now would replay them as duplicates
+    worker.stop()
+    assert _group_position(kit_spec().group) == (end, end)
+
+
+def _group_position(group: str) -> tuple[int, int]:
+    """(offsets the group committed, messages on the topic), summed over the kit topic's partitions."""
+    reader = Consumer({"bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS, "group.id": group,
+                       "enable.auto.commit": False})  # fmt: skip
+    try:
+        partitions = reader.list_topics(KIT_TOPIC, timeout=10).topics[KIT_TOPIC].partitions
+        wanted = [TopicPartition(KIT_TOPIC, partition) for partition in partitions]
+        committed = sum(max(tp.offset, 0) for tp in reader.committed(wanted, timeout=10))
+        end = sum(reader.get_watermark_offsets(tp, timeout=10)[1] for tp in wanted)
+        return committed, end
+    finally:
+        reader.close()
