@@ -395,7 +395,7 @@ class TransactionRefundApi(APIView):
         payload = {"amount": amount_format(data.validated_data["amount"]), "idempotency_key": key}
         return client.forward(
             request, "POST", "transaction", f"/transactions/{transaction_id}/refunds", output=TransactionSerializer,
-            json=payload, timeout=client.movement_timeout(),
+            json=payload, timeout=client.movement_timeout(), named=_transactions_named(request),
         )  # fmt: skip
 
 
