@@ -305,6 +305,7 @@ def test_offsets_are_committed_once_per_interval_and_at_shutdown(settings, consu
     """A synchronous commit per batch was a broker round trip per batch; now at most one per interval.
     Whatever is uncommitted is committed at a clean stop (and replayed, deduplicated, after a crash)."""
     settings.KAFKA_COMMIT_INTERVAL_MS = 3_600_000  # nothing between the start and the stop
+    before = _group_committed(kit_spec().group)
     worker = consumer_start()
     events = [kit_envelope() for _ in range(5)]
     for event in events:
@@ -312,21 +313,19 @@ def test_offsets_are_committed_once_per_interval_and_at_shutdown(settings, consu
     for event in events:
         applied(event.event_id)
 
-    committed, end = _group_position(kit_spec().group)
-    assert committed < end  # applied, not yet committed: a crash now would replay them as duplicates
+    assert _group_committed(kit_spec().group) == before  # applied, not committed: a crash now replays them
     worker.stop()
-    assert _group_position(kit_spec().group) == (end, end)
+    assert _group_committed(kit_spec().group) >= before + len(events)
 
 
-def _group_position(group: str) -> tuple[int, int]:
-    """(offsets the group committed, messages on the topic), summed over the kit topic's partitions."""
+def _group_committed(group: str) -> int:
+    """The offsets the group committed, summed over the kit topic's partitions. (Not compared with the
+    high watermarks: Tansu's may count a batch of records as one.)"""
     reader = Consumer({"bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS, "group.id": group,
                        "enable.auto.commit": False})  # fmt: skip
     try:
         partitions = reader.list_topics(KIT_TOPIC, timeout=10).topics[KIT_TOPIC].partitions
         wanted = [TopicPartition(KIT_TOPIC, partition) for partition in partitions]
-        committed = sum(max(tp.offset, 0) for tp in reader.committed(wanted, timeout=10))
-        end = sum(reader.get_watermark_offsets(tp, timeout=10)[1] for tp in wanted)
-        return committed, end
+        return sum(max(tp.offset, 0) for tp in reader.committed(wanted, timeout=10))
     finally:
         reader.close()
