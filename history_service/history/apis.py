@@ -10,8 +10,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from history.models import Direction, EntryType, Status
-from history.selectors import HistoryFilters, InvalidCursor, history_entry_page, wallet_is_known, wallet_is_owned_by
+from history.selectors import HistoryFilters, history_entry_page, wallet_is_known, wallet_is_owned_by
 from history.services import wallet_owner_learn
+from walletkit.cursors import InvalidCursor
 from walletkit.errors import ApiError
 from walletkit.http import ServiceUnavailable
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -12,10 +9,7 @@ from uuid import UUID
 from django.db.models import Q
 
 from history.models import HistoryEntry, WalletOwner
-
-
-class InvalidCursor(ValueError):
-    """The cursor was not produced by this service (or was altered)."""
+from walletkit.cursors import cursor_decode, cursor_encode
 
 
 @dataclass(frozen=True)
@@ -57,7 +51,7 @@ def history_entry_page(
     if len(page) <= limit:
         return page, None
     page = page[:limit]
-    return page, cursor_encode(page[-1])
+    return page, cursor_encode(page[-1].occurred_at, page[-1].id)
 
 
 def _filtered(entries, filters: HistoryFilters):
@@ -72,20 +66,3 @@ def _filtered(entries, filters: HistoryFilters):
     if filters.changed_since:
         entries = entries.filter(updated_at__gte=filters.changed_since)
     return entries
-
-
-def cursor_encode(entry: HistoryEntry) -> str:
-    raw = json.dumps({"t": entry.occurred_at.isoformat(), "id": str(entry.id)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def cursor_decode(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-        occurred_at = datetime.fromisoformat(data["t"])
-        if occurred_at.tzinfo is None:
-            raise ValueError("naive time")
-        return occurred_at, UUID(data["id"])
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
-        raise InvalidCursor("cursor is not valid") from None

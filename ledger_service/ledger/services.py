@@ -48,7 +48,7 @@ class Movement:
 @transaction.atomic
 def account_open(*, wallet_id: UUID, currency: str) -> Account:
     """Idempotent: the account may already exist, made on demand by an earlier movement event."""
-    account = _accounts_ensure(wallet_ids=[wallet_id], currency=currency)[wallet_id]
+    account = accounts_ensure(wallet_ids=[wallet_id], currency=currency)[wallet_id]
     if account.currency != currency:
         logger.error(
             "wallet opened in another currency than its ledger account",
@@ -87,7 +87,7 @@ def entries_post(*, movements: Sequence[Movement]) -> list[Decision]:
             fresh.append(movement)
     valid = [movement for movement in fresh if _movement_problem(movement) is None]
     sides = _accounts_for(valid)
-    accounts = _accounts_lock(sorted({account_id for pair in sides.values() for account_id in pair}))
+    accounts = accounts_lock(sorted({account_id for pair in sides.values() for account_id in pair}))
     batch = _Writes()
     for movement in fresh:
         decisions[movement.transaction_id] = _decide(movement, sides, accounts, batch)
@@ -194,10 +194,10 @@ def _accounts_for(movements: Sequence[Movement]) -> dict[UUID, tuple[UUID, UUID]
     wallet_accounts: dict[UUID, Account] = {}
     for currency in dict.fromkeys(currency_of.values()):
         wanted = [wallet_id for wallet_id, of in currency_of.items() if of == currency]
-        wallet_accounts |= _accounts_ensure(wallet_ids=wanted, currency=currency)
+        wallet_accounts |= accounts_ensure(wallet_ids=wanted, currency=currency)
     externals = {movement.currency: None for movement in movements if movement.type not in WALLET_TO_WALLET}
     for currency in externals:
-        externals[currency] = _external_account(currency).id
+        externals[currency] = system_account_get(kind=Account.Kind.EXTERNAL, currency=currency).id
     sides = {}
     for movement in movements:
         if movement.type in WALLET_TO_WALLET:
@@ -210,7 +210,7 @@ def _accounts_for(movements: Sequence[Movement]) -> dict[UUID, tuple[UUID, UUID]
     return sides
 
 
-def _accounts_ensure(*, wallet_ids: list[UUID], currency: str) -> dict[UUID, Account]:
+def accounts_ensure(*, wallet_ids: list[UUID], currency: str) -> dict[UUID, Account]:
     """Wallet accounts, created on demand: a movement may arrive before its WalletOpened.
 
     Missing ones are inserted in one statement in wallet-id order with ON CONFLICT DO NOTHING,
@@ -228,15 +228,17 @@ def _accounts_ensure(*, wallet_ids: list[UUID], currency: str) -> dict[UUID, Acc
     return found
 
 
-def _external_account(currency: str) -> Account:
-    account = Account.objects.filter(kind=Account.Kind.EXTERNAL, currency=currency).first()
+def system_account_get(*, kind: str, currency: str) -> Account:
+    """The one EXTERNAL (money from and to outside) or SUSPENSE (staff adjustments) account per
+    currency, created on first use (ON CONFLICT DO NOTHING: two first uses read the one winner)."""
+    account = Account.objects.filter(kind=kind, currency=currency).first()
     if account is None:
-        Account.objects.bulk_create([Account(kind=Account.Kind.EXTERNAL, currency=currency)], ignore_conflicts=True)
-        account = Account.objects.get(kind=Account.Kind.EXTERNAL, currency=currency)
+        Account.objects.bulk_create([Account(kind=kind, currency=currency)], ignore_conflicts=True)
+        account = Account.objects.get(kind=kind, currency=currency)
     return account
 
 
-def _accounts_lock(account_ids: list[UUID]) -> dict[UUID, Account]:
+def accounts_lock(account_ids: list[UUID]) -> dict[UUID, Account]:
     """Row-lock the accounts in ascending id order (ORDER BY runs before PostgreSQL's row locking).
 
     One order for every posting, so A→B and B→A posted at once queue instead of deadlocking.

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from ledger.models import Account, JournalEntry, MovementType, Posting
-from ledger.services import _accounts_ensure, _accounts_lock
+from ledger.services import accounts_ensure, accounts_lock, system_account_get
 from rest_framework import status
 
 from reconciliation import checks, clients
@@ -231,10 +231,10 @@ def adjustment_post(
     currency = existing.currency if existing else (currency or (finding.currency if finding else ""))
     if not currency:
         raise ApiError("The wallet has no ledger account: give its currency.", code="currency_required")
-    wallet_account = _accounts_ensure(wallet_ids=[wallet_id], currency=currency)[wallet_id]
-    suspense = _suspense_account(currency)
+    wallet_account = accounts_ensure(wallet_ids=[wallet_id], currency=currency)[wallet_id]
+    suspense = system_account_get(kind=Account.Kind.SUSPENSE, currency=currency)
     # The same lock order as every posting (account id ascending): no deadlock with a saga's entry.
-    locked = _accounts_lock([wallet_account.id, suspense.id])
+    locked = accounts_lock([wallet_account.id, suspense.id])
     wallet_account, suspense = locked[wallet_account.id], locked[suspense.id]
     if wallet_account.balance + amount < 0:
         raise ApiError(
@@ -262,11 +262,3 @@ def adjustment_post(
     )  # fmt: skip
     _finding_close(finding, actor=actor, resolution=f"adjusting entry {entry.id} of {amount_format(amount)}: {reason}")
     return audit
-
-
-def _suspense_account(currency: str) -> Account:
-    account = Account.objects.filter(kind=Account.Kind.SUSPENSE, currency=currency).first()
-    if account is None:
-        Account.objects.bulk_create([Account(kind=Account.Kind.SUSPENSE, currency=currency)], ignore_conflicts=True)
-        account = Account.objects.get(kind=Account.Kind.SUSPENSE, currency=currency)
-    return account

@@ -6,11 +6,11 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from transactions.selectors import InvalidCursor
 
 from paymentrequests import selectors, services
 from paymentrequests.models import RequestStatus
 from walletkit.auth import IsUser, internal_callers
+from walletkit.cursors import InvalidCursor
 from walletkit.errors import ApiError
 from walletkit.http import ServiceUnavailable
 

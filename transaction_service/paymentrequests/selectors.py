@@ -6,9 +6,9 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import Q
-from transactions.selectors import cursor_decode, cursor_encode
 
 from paymentrequests.models import PaymentRequest
+from walletkit.cursors import cursor_decode, cursor_encode
 from walletkit.money import amount_format
 
 
@@ -50,4 +50,5 @@ def payment_request_list_for_user(
         created_at, request_id = cursor_decode(cursor)
         queryset = queryset.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=request_id))
     page = list(queryset.order_by("-created_at", "-id")[: limit + 1])
-    return page[:limit], cursor_encode(page[limit - 1]) if len(page) > limit else None
+    last = page[limit - 1] if len(page) > limit else None
+    return page[:limit], cursor_encode(last.created_at, last.id) if last else None

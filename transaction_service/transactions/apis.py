@@ -9,13 +9,13 @@ from rest_framework.views import APIView
 
 from transactions.models import TransactionStatus, TransactionType
 from transactions.selectors import (
-    InvalidCursor,
     transaction_get_for_user,
     transaction_list_for_user,
     transaction_refunds_of,
     transaction_shape,
 )
 from transactions.services import transaction_initiate, transaction_refund_initiate
+from walletkit.cursors import InvalidCursor
 from walletkit.errors import ApiError
 
 

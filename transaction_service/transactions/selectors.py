@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,11 +10,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from transactions.models import OPEN_STATUSES, Transaction, TransactionAnomaly
+from walletkit.cursors import cursor_decode, cursor_encode
 from walletkit.money import amount_format
-
-
-class InvalidCursor(ValueError):
-    pass
 
 
 def transaction_shape(tx: Transaction) -> dict[str, Any]:
@@ -56,20 +50,6 @@ def transaction_refunds_of(*, transaction_id: UUID) -> list[Transaction]:
     return list(Transaction.objects.filter(refund_of_id=transaction_id).order_by("created_at", "id"))
 
 
-def cursor_encode(tx: Transaction) -> str:
-    raw = json.dumps([tx.created_at.isoformat(), str(tx.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def cursor_decode(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, tx_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), UUID(tx_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidCursor("The cursor is not one this API returned.") from None
-
-
 def transaction_list_for_user(
     *, user_id: int, wallet_id: UUID | None = None, status: str | None = None, cursor: str | None = None, limit: int
 ) -> tuple[list[Transaction], str | None]:
@@ -83,7 +63,7 @@ def transaction_list_for_user(
         created_at, tx_id = cursor_decode(cursor)
         rows = rows.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=tx_id))
     page = list(rows.order_by("-created_at", "-id")[: limit + 1])
-    next_cursor = cursor_encode(page[limit - 1]) if len(page) > limit else None
+    next_cursor = cursor_encode(page[limit - 1].created_at, page[limit - 1].id) if len(page) > limit else None
     return page[:limit], next_cursor
 
 
