@@ -313,7 +313,12 @@ def republish_everything_and_wait(stack: Stack) -> int:
     batch of records as one.)"""
     republished = sum(_republish_everything(stack, folder) for folder in PUBLISHERS)
     invariants.wait_quiet(stack)
-    wait_until(lambda: invariants.consumers_caught_up(stack), timeout=60, message="every consumer past the copies")
+    wait_until(  # each check opens a reader per group: every half second is enough
+        lambda: invariants.consumers_caught_up(stack),
+        timeout=60,
+        interval=0.5,
+        message="every consumer past the copies",
+    )
     return republished
 
 

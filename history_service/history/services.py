@@ -163,14 +163,16 @@ class _Entries:
         self.now = timezone.now()
         self.by_key = {(entry.transaction_id, entry.wallet_id): entry for entry in existing}
         self.created: list[HistoryEntry] = []
+        self._created_ids: set[UUID] = set()
         self.changed: dict[UUID, set[str]] = {}  # id of an entry read at the start → fields changed
 
     def add(self, entry: HistoryEntry) -> None:
         self.by_key[(entry.transaction_id, entry.wallet_id)] = entry
         self.created.append(entry)
+        self._created_ids.add(entry.pk)  # the id is set when the entry is made, before its INSERT
 
     def touched(self, entry: HistoryEntry, fields: list[str]) -> None:
-        if fields and not any(entry is made for made in self.created):  # a new entry is inserted as it ends up
+        if fields and entry.pk not in self._created_ids:  # a new entry is inserted as it ends up
             self.changed.setdefault(entry.pk, set()).update(fields)
 
     def write(self) -> None:

@@ -85,20 +85,25 @@ def entries_post(*, movements: Sequence[Movement]) -> list[Decision]:
         if movement.transaction_id not in seen:
             seen.add(movement.transaction_id)
             fresh.append(movement)
-    valid = [movement for movement in fresh if _movement_problem(movement) is None]
-    sides = _accounts_for(valid)
+    problems = {movement.transaction_id: _movement_problem(movement) for movement in fresh}
+    sides = _accounts_for([movement for movement in fresh if problems[movement.transaction_id] is None])
     accounts = accounts_lock(sorted({account_id for pair in sides.values() for account_id in pair}))
     batch = _Writes()
     for movement in fresh:
-        decisions[movement.transaction_id] = _decide(movement, sides, accounts, batch)
+        decisions[movement.transaction_id] = _decide(
+            movement, problems[movement.transaction_id], sides, accounts, batch
+        )
     batch.write(accounts)
     return [decisions[movement.transaction_id] for movement in movements]
 
 
 def _decide(
-    movement: Movement, sides: dict[UUID, tuple[UUID, UUID]], accounts: dict[UUID, Account], batch: _Writes
+    movement: Movement,
+    problem: str | None,
+    sides: dict[UUID, tuple[UUID, UUID]],
+    accounts: dict[UUID, Account],
+    batch: _Writes,
 ) -> Decision:
-    problem = _movement_problem(movement)
     if problem:
         return batch.reject(movement, reason=problem)
     debit, credit = (accounts[account_id] for account_id in sides[movement.transaction_id])

@@ -227,11 +227,11 @@ class ConsumerLoop:
         claimed = self._inbox_claim(handled)
         outcomes, fresh = [], []
         for envelope, message in batch:
-            spec = self._spec(message)
+            spec, key = self._spec(message), (self._spec(message).name, _canonical(envelope.event_id))
             if not spec.handles(envelope.event_type):
                 outcomes.append((spec.name, SKIPPED))  # no event_type header, and a type not handled here
-            elif (spec.name, _canonical(envelope.event_id)) in claimed:
-                claimed.discard((spec.name, _canonical(envelope.event_id)))  # twice in one batch: once
+            elif key in claimed:
+                claimed.discard(key)  # the same event twice in one batch: applied once
                 fresh.append((spec, envelope))
                 outcomes.append((spec.name, APPLIED))
             else:

@@ -148,10 +148,15 @@ def test_the_embedded_broker_keeps_messages_past_retention_ms():
     producer = Producer({"bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS})
     producer.produce(topic, value=b"old")
     producer.flush(10)
+    written_at = time.monotonic()
     consumer = Consumer({"bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS, "group.id": topic})
     try:
-        # Ten times the retention, and a later write (Kafka deletes whole segments; a new one is rolled).
-        time.sleep(5)  # the thing under test IS elapsed time past retention.ms
+        # Watched until ten times the retention has passed: the log must start at offset 0 all along.
+        wait_until(
+            lambda: _log_starts_at_zero(consumer, topic) and time.monotonic() - written_at >= 5,
+            timeout=30, message="ten times retention.ms passed with the first message kept",
+        )  # fmt: skip
+        # A later write too (Kafka deletes whole segments; a new one is rolled).
         producer.produce(topic, value=b"new")
         producer.flush(10)
         consumer.assign([TopicPartition(topic, 0, 0)])
@@ -159,3 +164,9 @@ def test_the_embedded_broker_keeps_messages_past_retention_ms():
         assert (first.offset(), first.value()) == (0, b"old")
     finally:
         consumer.close()
+
+
+def _log_starts_at_zero(consumer: Consumer, topic: str) -> bool:
+    low, _high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    assert low == 0, f"the broker deleted the log up to offset {low}"
+    return True
