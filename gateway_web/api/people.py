@@ -6,7 +6,9 @@ from its own users table: a renamed user shows under the new name everywhere at 
 as ``username: null``, and no copy of a name is ever left stale in another service.
 
 wallet id → owner id is asked of wallet_service once per wallet and then cached without expiry in
-the shared cache (Redis): ownership is immutable, so the cached fact cannot go wrong.
+the shared cache (Redis), and in this process: ownership is immutable, so a cached fact cannot go
+wrong — which is what lets naming cost one query (the usernames) and no round trip once warm.
+Names are read from the users table every time, never cached: a cached name could go stale.
 """
 
 from __future__ import annotations
@@ -24,13 +26,23 @@ from walletkit.errors import ApiError
 log = logging.getLogger(__name__)
 
 OWNER_KEY = "wallet-owner:{}"
+OWNERS_KNOWN_MAX = 100_000  # wallet ids remembered in this process (~10 MB); then it starts over
+_owners_known: dict[str, int] = {}  # wallet id → owner id, learned in this process
 
 
 def wallet_owners_get(*, wallet_ids: Iterable[UUID | str]) -> dict[str, int | None]:
     """Owner id per wallet id (None for a wallet the wallet service does not know)."""
-    wanted = {str(wallet_id) for wallet_id in wallet_ids if wallet_id}
-    cached = cache.get_many([OWNER_KEY.format(wallet_id) for wallet_id in wanted])
-    owners = {wallet_id: cached.get(OWNER_KEY.format(wallet_id)) for wallet_id in wanted}
+    owners = {wallet_id: _owners_known.get(wallet_id) for wallet_id in {str(w) for w in wallet_ids if w}}
+    unknown = [wallet_id for wallet_id, owner in owners.items() if owner is None]
+    if unknown:
+        owners |= _owners_learn(unknown)
+    return owners
+
+
+def _owners_learn(wallet_ids: list[str]) -> dict[str, int | None]:
+    """From the shared cache, else from wallet_service; remembered here either way."""
+    cached = cache.get_many([OWNER_KEY.format(wallet_id) for wallet_id in wallet_ids])
+    owners = {wallet_id: cached.get(OWNER_KEY.format(wallet_id)) for wallet_id in wallet_ids}
     learned = {}
     for wallet_id in (wallet_id for wallet_id, owner in owners.items() if owner is None):
         try:  # the gateway's own service token: any wallet (docs/internal-api.md)
@@ -43,12 +55,19 @@ def wallet_owners_get(*, wallet_ids: Iterable[UUID | str]) -> dict[str, int | No
         owners[wallet_id] = learned[OWNER_KEY.format(wallet_id)] = wallet["owner_id"]
     if learned:
         cache.set_many(learned, timeout=None)
+    if len(_owners_known) > OWNERS_KNOWN_MAX:
+        _owners_known.clear()
+    _owners_known.update((wallet_id, owner) for wallet_id, owner in owners.items() if owner is not None)
     return owners
 
 
 def counterparties_resolve(*, wallet_ids: Iterable[UUID | str | None]) -> dict[str, dict]:
     """``{wallet_id: {username, wallet_id}}`` for each wallet id given (usernames as they are now)."""
-    owners = wallet_owners_get(wallet_ids=[wallet_id for wallet_id in wallet_ids if wallet_id])
+    return _people(wallet_owners_get(wallet_ids=[wallet_id for wallet_id in wallet_ids if wallet_id]))
+
+
+def _people(owners: dict[str, int | None]) -> dict[str, dict]:
+    """Owners by wallet id → people by wallet id, the usernames read now in one query."""
     usernames = dict(
         get_user_model().objects.filter(id__in={o for o in owners.values() if o}).values_list("id", "username")
     )
@@ -62,16 +81,16 @@ def transactions_name_counterparties(transactions: list[dict], *, user_id: int) 
     """Each transfer gets ``counterparty``: the other side as the caller sees it — the receiver
     when the caller owns the paying wallet, else the payer. Deposits and withdrawals: null."""
     transfers = [t for t in transactions if t.get("from_wallet_id") and t.get("to_wallet_id")]
-    owners = wallet_owners_get(wallet_ids=[t["from_wallet_id"] for t in transfers])
+    owners = wallet_owners_get(wallet_ids=[t[side] for t in transfers for side in ("from_wallet_id", "to_wallet_id")])
     other_sides = {
-        t["id"]: t["to_wallet_id"] if owners[str(t["from_wallet_id"])] == user_id else t["from_wallet_id"]
+        t["id"]: str(t["to_wallet_id"]) if owners[str(t["from_wallet_id"])] == user_id else str(t["from_wallet_id"])
         for t in transfers
         if owners.get(str(t["from_wallet_id"])) is not None  # which side is the caller's is unknown: no name
     }
-    people = counterparties_resolve(wallet_ids=other_sides.values())
+    people = _people({wallet_id: owners.get(wallet_id) for wallet_id in set(other_sides.values())})
     for transaction in transactions:
         other_side = other_sides.get(transaction["id"])
-        transaction["counterparty"] = people.get(str(other_side)) if other_side else None
+        transaction["counterparty"] = people.get(other_side) if other_side else None
     return transactions
 
 

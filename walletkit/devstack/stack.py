@@ -22,6 +22,11 @@ from walletkit.devstack.supervisor import ProcessSpec, Supervisor
 from walletkit.events import ALL_TOPICS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The embedded broker serves one consumer process per group, so more partitions than that buy no
+# parallelism — and Tansu's CPU grows with the partitions each fetch covers: idle, the stack's
+# consumers cost it 0.13 cores with 8 partitions per topic and 0.06 with 2 (docs/benchmark.md).
+# A real Kafka (KAFKA_BOOTSTRAP_SERVERS) gets 8 unless KAFKA_PARTITIONS says otherwise.
+EMBEDDED_BROKER_PARTITIONS = 2
 
 # folder → (service name = database name, offset from the gateway port)
 SERVICES: dict[str, tuple[str, int]] = {
@@ -41,7 +46,7 @@ class StackConfig:
     broker_port: int = 19092
     redis_port: int = 16379
     durable: bool = True
-    kafka_partitions: int = 8
+    kafka_partitions: int = EMBEDDED_BROKER_PARTITIONS
     # External servers; when set, the embedded one is not started.
     postgres_url: str | None = None
     kafka_bootstrap_servers: str | None = None
@@ -58,7 +63,9 @@ class StackConfig:
             postgres_port=int(env.get("EMBEDDED_POSTGRES_PORT", 54320)),
             broker_port=int(env.get("EMBEDDED_BROKER_PORT", 19092)),
             redis_port=int(env.get("EMBEDDED_REDIS_PORT", 16379)),
-            kafka_partitions=int(env.get("KAFKA_PARTITIONS", 8)),
+            kafka_partitions=int(
+                env.get("KAFKA_PARTITIONS") or (8 if env.get("KAFKA_BOOTSTRAP_SERVERS") else EMBEDDED_BROKER_PARTITIONS)
+            ),
             postgres_url=env.get("POSTGRES_URL"),
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS"),
             redis_url=env.get("REDIS_URL"),

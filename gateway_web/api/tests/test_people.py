@@ -38,3 +38,13 @@ def test_a_transfer_names_the_other_side_for_each_party_and_a_deposit_none():
     assert [t["counterparty"] for t in as_alice] == [{"username": "bob", "wallet_id": bobs}, None]
     [as_bob] = transactions_name_counterparties([dict(transfer)], user_id=bob.id)
     assert as_bob["counterparty"] == {"username": "alice", "wallet_id": alices}
+
+
+def test_an_owner_once_learned_is_remembered_in_the_process_without_asking_again():
+    """Ownership never changes, so after the first answer naming needs no round trip for it: here the
+    shared cache forgets the owner and wallet_service is unreachable, and the name still comes."""
+    carol = get_user_model().objects.create_user(username="carol", password="x")
+    wallet_id = owned_wallet(carol)
+    assert counterparties_resolve(wallet_ids=[wallet_id])[wallet_id]["username"] == "carol"
+    cache.delete(OWNER_KEY.format(wallet_id))
+    assert counterparties_resolve(wallet_ids=[wallet_id])[wallet_id]["username"] == "carol"
