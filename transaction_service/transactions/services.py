@@ -348,20 +348,33 @@ def _replay(tx: Transaction, *, fingerprint: str) -> Response:
 def transaction_reserve_outcome_apply(*, transaction_id: UUID, outcome: ReserveOutcome) -> Transaction:
     """Record the wallet's answer to a reserve and, if none is stored yet, the response it makes.
 
-    One row lock for all of it (this is on every payment's request path: no second lock, no savepoint).
+    One row lock and one UPDATE for all of it (this is on every payment's request path: no second
+    lock, no savepoint, no second write of the row).
     """
     tx = Transaction.objects.select_for_update(no_key=True).get(id=transaction_id)
     verdict = outcome.verdict
+    changed, moved = [], False
     if verdict == ReserveVerdict.RESERVED:
         currency, receiver = outcome.body.get("currency"), _counterparty(tx, outcome.body)
-        tx = _status_advance_locked(tx, status=TransactionStatus.RESERVED, currency=currency,
-                                    counterparty_owner_id=receiver)  # fmt: skip
+        changed, moved = _status_apply(tx, status=TransactionStatus.RESERVED, currency=currency,
+                                       counterparty_owner_id=receiver)  # fmt: skip
     elif verdict in (ReserveVerdict.REFUSED, ReserveVerdict.NOT_FOUND):
-        tx = _status_advance_locked(tx, status=TransactionStatus.FAILED, reason=outcome.code)
+        changed, moved = _status_apply(tx, status=TransactionStatus.FAILED, reason=outcome.code)
     elif verdict == ReserveVerdict.UNREACHABLE:
-        tx = _fail_unreached_locked(tx)
+        changed, moved = _fail_unreached(tx)
     # UNKNOWN: a hold may exist; the sweeper will find out.
-    return _response_store(tx, detail=outcome.detail, extra=outcome.refusal_extra)
+    if changed:
+        changed.append("updated_at")
+    if tx.response_status is None:  # only the first response is kept (see _response_store)
+        tx.response_status, tx.response_body = transaction_response(tx, detail=outcome.detail,
+                                                                    extra=outcome.refusal_extra)  # fmt: skip
+        changed += ["response_status", "response_body"]
+    if changed:
+        tx.save(update_fields=changed)
+    if moved:
+        outbox_events_create([_status_changed_event(tx)])
+        _payment_request_follow(tx)
+    return tx
 
 
 def _counterparty(tx: Transaction, body: dict[str, Any]) -> int | None:
@@ -371,19 +384,19 @@ def _counterparty(tx: Transaction, body: dict[str, Any]) -> int | None:
     return int(value) if value is not None else None
 
 
-def _fail_unreached_locked(tx: Transaction) -> Transaction:
-    """No try reached the wallet, so no hold exists: fail it and free the key for a later retry.
+def _fail_unreached(tx: Transaction) -> tuple[list[str], bool]:
+    """No try reached the wallet, so no hold exists: fail it (in memory) and free the key for a later
+    retry. Returns (fields changed, whether the status moved), as _status_apply.
 
     Only from INITIATED: if anything moved it meanwhile, a hold exists and failing it would strand money.
     And only if no sweeper round claimed it (``sweep_attempts``, counted before the sweeper calls the
     wallet): that round's reserve may be on its way and land after this FAILED (decision 0008).
     """
     if tx.status != TransactionStatus.INITIATED or tx.sweep_attempts:
-        return tx
-    tx = _status_advance_locked(tx, status=TransactionStatus.FAILED, reason="wallet_unavailable")
+        return [], False
+    changed, moved = _status_apply(tx, status=TransactionStatus.FAILED, reason="wallet_unavailable")
     tx.idempotency_key = None
-    tx.save(update_fields=["idempotency_key"])
-    return tx
+    return [*changed, "idempotency_key"], moved
 
 
 def transaction_response(tx: Transaction, *, detail: str | None = None, extra: dict | None = None) -> Response:

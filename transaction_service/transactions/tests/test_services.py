@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from transactions.clients import ReserveOutcome, ReserveVerdict
 from transactions.models import Transaction, TransactionAnomaly, TransactionStatus
@@ -224,6 +225,29 @@ def test_unreachable_wallet_after_a_sweeper_round_leaves_it_to_the_sweeper(close
 
     tx.refresh_from_db()
     assert (tx.status, tx.idempotency_key is not None) == ("INITIATED", True)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [
+        (ReserveOutcome(ReserveVerdict.RESERVED, body={"currency": "USD", "to_owner_id": 7}), "RESERVED"),
+        (ReserveOutcome(ReserveVerdict.REFUSED, code="insufficient_funds", detail="No."), "FAILED"),
+        (ReserveOutcome(ReserveVerdict.UNREACHABLE), "FAILED"),
+    ],
+    ids=["reserved", "refused", "unreachable"],
+)
+def test_the_wallets_answer_is_recorded_with_one_write_of_the_row(outcome, status):
+    """On every payment's request path: status, details and the stored response in ONE UPDATE."""
+    tx = TransactionFactory(response_status=None, response_body=None)
+
+    with CaptureQueriesContext(connection) as queries:
+        transaction_reserve_outcome_apply(transaction_id=tx.id, outcome=outcome)
+
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "transaction"')]
+    assert len(updates) == 1, updates
+    tx.refresh_from_db()
+    assert (tx.status, tx.response_status is not None) == (status, True)
+    assert [e["transaction"]["status"] for e in status_events(tx.id)] == [status]
 
 
 def test_insufficient_funds_answer_carries_the_wallets_available_amount(fake_wallet):
