@@ -1,4 +1,7 @@
-"""The channel layer of the gateway (websockets) and of history (the pushes).
+"""The channel layer of the gateway (websockets) and of history (the pushes), and what they say on it.
+
+The group and message names below are the contract between history_service, which sends, and the
+gateway's websocket consumer, which relays to the browser (API.md, "Websocket"): defined once here.
 
 channels-redis waits for a message with a 5 s blocking pop, and redis-py 8 reads every socket with
 a 5 s timeout by default: when the read times out first, ``receive`` raises ``TimeoutError`` and
@@ -26,3 +29,15 @@ class ChannelLayer(RedisChannelLayer):
                 if asyncio.current_task().cancelling():
                     raise asyncio.CancelledError from None  # the cancellation the timed read swallowed
                 # nothing arrived while the socket was idle: keep waiting
+
+
+# Channel-layer messages; each ``type`` is also the websocket message's type (the gateway's consumer
+# handles "transaction.status" in ``transaction_status``, as channels maps dots to underscores).
+TRANSACTION_STATUS = "transaction.status"  # {"type", "transaction": <Transaction shape>}
+PAYMENT_REQUEST = "payment_request"  # {"type", "payment_request": <PaymentRequest shape>}
+SESSION_END = "session.end"  # {"type"}: the user logged out; the gateway closes the user's sockets
+
+
+def user_group_name(user_id: int) -> str:
+    """The group every websocket of this user joins, and history_service sends the user's pushes to."""
+    return f"user_{user_id}"

@@ -31,9 +31,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from live.auth import AccessTokenCookieMiddleware, InvalidToken, LiveIdentity, identity_from_token
+from walletkit.channels import PAYMENT_REQUEST, TRANSACTION_STATUS, user_group_name
 
 CLOSE_UNAUTHENTICATED = 4401
-SESSION_END = "session.end"  # channel-layer message: the user logged out
 DEFAULT_AUTH_TIMEOUT_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,6 @@ def _named(transaction: dict, *, user_id: int) -> dict:
     except Exception:  # a push is best effort: without the name rather than not at all
         log.warning("counterparty not named on a push", exc_info=True)
         return transaction
-
-
-def user_group_name(user_id: int) -> str:
-    """Must match history_service's group name for the user."""
-    return f"user_{user_id}"
 
 
 class TransactionStatusConsumer(AsyncJsonWebsocketConsumer):
@@ -92,10 +87,10 @@ class TransactionStatusConsumer(AsyncJsonWebsocketConsumer):
 
     async def transaction_status(self, event):
         transaction = await _named(event["transaction"], user_id=self.user_id)
-        await self.send_json({"type": "transaction.status", "transaction": transaction})
+        await self.send_json({"type": TRANSACTION_STATUS, "transaction": transaction})
 
     async def payment_request(self, event):
-        await self.send_json({"type": "payment_request", "payment_request": event["payment_request"]})
+        await self.send_json({"type": PAYMENT_REQUEST, "payment_request": event["payment_request"]})
 
     async def session_end(self, event):
         await self.close(code=CLOSE_UNAUTHENTICATED)

@@ -7,7 +7,7 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from live.consumers import SESSION_END, user_group_name
+from walletkit.channels import SESSION_END, user_group_name
 
 log = logging.getLogger(__name__)
 

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from history.models import FINAL_RANK, STATUS_RANK, Direction, EntryType, HistoryEntry, Status, WalletOwner
 from history.push import group_send_all
+from walletkit.channels import PAYMENT_REQUEST, TRANSACTION_STATUS, user_group_name
 from walletkit.http import service_request
 from walletkit.money import amount_format
 
@@ -74,11 +75,6 @@ class Movement:
         """The wallet the actor must own for the wallet service to accept: the one credited by a
         deposit, the one debited otherwise."""
         return self.to_wallet_id if self.type == EntryType.DEPOSIT else self.from_wallet_id
-
-
-def user_group_name(user_id: int) -> str:
-    """The channel-layer group the gateway's websocket of this user joins."""
-    return f"user_{user_id}"
 
 
 @transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
@@ -294,7 +290,7 @@ def payment_request_push(*, user_ids: list[int], payment_request: dict[str, Any]
     Nothing is stored here: the request lives in transaction_service, and a client that missed a push
     reads it again there (GET /payment-requests). Best effort, like the status pushes."""
     sends = [
-        (user_group_name(user_id), {"type": "payment_request", "payment_request": payment_request})
+        (user_group_name(user_id), {"type": PAYMENT_REQUEST, "payment_request": payment_request})
         for user_id in dict.fromkeys(user_ids)
     ]
     transaction.on_commit(lambda: group_send_all(sends), robust=True)
@@ -304,7 +300,7 @@ def _pushes_send() -> None:
     """Best effort — a client that missed a push catches up with ``/activity?changed_since=``."""
     queued, _pushes.queued = getattr(_pushes, "queued", None) or {}, None
     group_send_all(
-        [(user_group_name(user_id), {"type": "transaction.status", "transaction": view})
+        [(user_group_name(user_id), {"type": TRANSACTION_STATUS, "transaction": view})
          for (user_id, _transaction_id), view in queued.items()]
     )  # fmt: skip
 
