@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from walletkit.correlation import correlation_id_get
 
@@ -43,22 +43,167 @@ class EventType(StrEnum):
     PAYMENT_REQUEST_CHANGED = "PaymentRequestChanged"  # on transaction.events, keyed by the request id
 
 
-# What each payload must carry. Amount fields must be decimal strings; id fields UUID strings.
-_MOVEMENT = {"type", "amount", "currency", "from_wallet_id", "to_wallet_id"}
-PAYLOAD_FIELDS: dict[EventType, set[str]] = {
-    EventType.WALLET_OPENED: {"wallet_id", "owner_id", "currency", "name"},
-    EventType.FUNDS_RESERVED: _MOVEMENT | {"owner_id"},
-    EventType.DEPOSIT_AUTHORIZED: _MOVEMENT | {"owner_id"},
-    EventType.HOLD_CAPTURED: _MOVEMENT,
-    EventType.HOLD_RELEASED: _MOVEMENT | {"reason"},
-    EventType.LEDGER_POSTED: _MOVEMENT | {"entry_id"},
-    EventType.LEDGER_REJECTED: _MOVEMENT | {"reason"},
-    EventType.TRANSACTION_STATUS_CHANGED: {"transaction", "user_ids"},
-    EventType.PAYMENT_REQUEST_CHANGED: {"payment_request", "user_ids"},
+# --- payloads: one dataclass per event type -----------------------------------------------------
+# Producers build these (a misspelt field is a TypeError where the event is made) and consumers read
+# ``Envelope.data`` (a misspelt attribute is an AttributeError in the handler's tests). On the wire
+# amounts are decimal strings and ids UUID strings; ``data`` gives them back as Decimal and UUID.
+# docs/internal-api.md's event table is rendered from these classes (``events_table_markdown``).
+
+
+@dataclass(frozen=True, kw_only=True)
+class Payload:
+    """What an event says, by its type; the fields without a default must be present."""
+
+    event_type: ClassVar[EventType]
+    topic: ClassVar[Topic]
+
+    def to_payload(self) -> dict[str, Any]:
+        """The wire's fields; an optional field left None is left out (as producers always did)."""
+        return {
+            item.name: getattr(self, item.name)
+            for item in fields(self)
+            if item.default is MISSING or getattr(self, item.name) is not None
+        }
+
+    @classmethod
+    def parse(cls, payload: dict[str, Any]) -> Payload:
+        """From a validated envelope's payload; fields this version does not know are ignored (a newer
+        producer may add some), so consumers can be upgraded after producers."""
+        known = {item.name for item in fields(cls)}
+        return cls(**{name: _from_wire(name, value) for name, value in payload.items() if name in known})
+
+
+@dataclass(frozen=True, kw_only=True)
+class WalletOpened(Payload):
+    event_type = EventType.WALLET_OPENED
+    topic = Topic.WALLET_EVENTS
+    wallet_id: uuid.UUID
+    owner_id: int
+    currency: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Movement(Payload):
+    """The movement every hold and ledger event describes, and the owners of its wallets as the
+    wallet service knows them (the ledger passes them on): ``owner_id`` is the acting user."""
+
+    type: str
+    amount: Decimal
+    currency: str | None
+    from_wallet_id: uuid.UUID | None
+    to_wallet_id: uuid.UUID | None
+    owner_id: int | None = None
+    from_owner_id: int | None = None
+    to_owner_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FundsReserved(Movement):
+    """A withdrawal, transfer or refund: the sender's funds are on hold."""
+
+    event_type = EventType.FUNDS_RESERVED
+    topic = Topic.WALLET_EVENTS
+    owner_id: int = field()  # required here (field(): no default inherited from Movement)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DepositAuthorized(Movement):
+    event_type = EventType.DEPOSIT_AUTHORIZED
+    topic = Topic.WALLET_EVENTS
+    owner_id: int = field()  # required here (field(): no default inherited from Movement)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldCaptured(Movement):
+    event_type = EventType.HOLD_CAPTURED
+    topic = Topic.WALLET_EVENTS
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldReleased(Movement):
+    event_type = EventType.HOLD_RELEASED
+    topic = Topic.WALLET_EVENTS
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerPosted(Movement):
+    event_type = EventType.LEDGER_POSTED
+    topic = Topic.LEDGER_EVENTS
+    entry_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerRejected(Movement):
+    """The owner ids only when the wallet event carried them (a sweeper's expire has none)."""
+
+    event_type = EventType.LEDGER_REJECTED
+    topic = Topic.LEDGER_EVENTS
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransactionStatusChanged(Payload):
+    """``transaction``: the public transaction shape; ``user_ids``: every user with a side, the actor first."""
+
+    event_type = EventType.TRANSACTION_STATUS_CHANGED
+    topic = Topic.TRANSACTION_EVENTS
+    transaction: dict[str, Any]
+    user_ids: list[int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentRequestChanged(Payload):
+    """Keyed by the request id; ``user_ids``: requester, payer."""
+
+    event_type = EventType.PAYMENT_REQUEST_CHANGED
+    topic = Topic.TRANSACTION_EVENTS
+    payment_request: dict[str, Any]
+    user_ids: list[int]
+
+
+PAYLOADS: dict[EventType, type[Payload]] = {
+    cls.event_type: cls
+    for cls in (
+        WalletOpened, FundsReserved, DepositAuthorized, HoldCaptured, HoldReleased, LedgerPosted, LedgerRejected,
+        TransactionStatusChanged, PaymentRequestChanged,
+    )
+}  # fmt: skip
+PAYLOAD_FIELDS: dict[EventType, set[str]] = {  # the fields each payload must carry
+    event_type: {item.name for item in fields(cls) if item.default is MISSING} for event_type, cls in PAYLOADS.items()
 }
+_ALLOWED_FIELDS = {event_type: {item.name for item in fields(cls)} for event_type, cls in PAYLOADS.items()}
 AMOUNT_FIELDS = {"amount"}
 UUID_FIELDS = {"wallet_id", "entry_id"}
 NULLABLE_UUID_FIELDS = {"from_wallet_id", "to_wallet_id"}
+_INT_FIELDS = {"owner_id", "from_owner_id", "to_owner_id"}
+
+
+def _from_wire(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in AMOUNT_FIELDS:
+        return Decimal(value)
+    if name in UUID_FIELDS | NULLABLE_UUID_FIELDS:
+        return uuid.UUID(str(value))
+    if name in _INT_FIELDS:
+        return int(value)
+    return value
+
+
+def events_table_markdown() -> str:
+    """docs/internal-api.md's table of events, rendered from the payload classes (a test keeps the
+    document equal to it). Optional fields are marked ``?``."""
+    rows = ["| topic | event | payload |", "|---|---|---|"]
+    for event_type, cls in PAYLOADS.items():
+        names = [item.name + ("" if item.default is MISSING else "?") for item in fields(cls)]
+        own_doc = cls.__doc__ and not cls.__doc__.startswith(f"{cls.__name__}(")  # not dataclass's signature
+        note = f" — {' '.join(cls.__doc__.split())}" if own_doc else ""
+        rows.append(f"| {cls.topic} | {event_type} | {', '.join(names)}{note} |")
+    return "\n".join(rows)
+
+
 VERSION = 1
 
 
@@ -82,16 +227,27 @@ class Envelope:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def data(self) -> Payload:
+        """The payload as its event type's class (Decimal amounts, UUID ids)."""
+        return PAYLOADS[EventType(self.event_type)].parse(self.payload)
+
 
 def envelope_build(
     *,
-    event_type: EventType,
-    payload: dict[str, Any],
+    payload: Payload | dict[str, Any],
+    event_type: EventType | None = None,
     transaction_id: uuid.UUID | str | None = None,
     correlation_id: str | None = None,
 ) -> Envelope:
-    """``correlation_id``: the cause's, when one call writes the events of many causes (a consumer's
+    """An envelope around ``payload`` — a Payload (its class names the event type), or a dict with
+    ``event_type`` (for tests that build malformed or raw events). A field the event type does not
+    define is refused: a misspelling fails where the event is made.
+
+    ``correlation_id``: the cause's, when one call writes the events of many causes (a consumer's
     set-based batch); otherwise the current request's or event's."""
+    if isinstance(payload, Payload):
+        event_type, payload = payload.event_type, payload.to_payload()
     envelope = Envelope(
         event_id=str(uuid.uuid4()),
         event_type=str(event_type),
@@ -102,6 +258,9 @@ def envelope_build(
         payload=_jsonable(payload),
     )
     envelope_validate(envelope.to_dict())
+    unknown = envelope.payload.keys() - _ALLOWED_FIELDS[EventType(event_type)]
+    if unknown:
+        raise InvalidEvent(f"{event_type} has no field {sorted(unknown)}")
     return envelope
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from uuid import UUID
 
 from ledger import services
@@ -14,7 +13,8 @@ PASSED_THROUGH = ("owner_id", "from_owner_id", "to_owner_id")
 
 
 def wallet_opened_handle(envelope: Envelope) -> None:
-    services.account_open(wallet_id=UUID(envelope.payload["wallet_id"]), currency=envelope.payload["currency"])
+    data = envelope.data
+    services.account_open(wallet_id=data.wallet_id, currency=data.currency)
 
 
 @batched
@@ -24,17 +24,13 @@ def hold_made_handle(envelopes: list[Envelope]) -> None:
 
 
 def _movement(envelope: Envelope) -> services.Movement:
-    payload = envelope.payload
+    data = envelope.data
     return services.Movement(
-        transaction_id=UUID(envelope.transaction_id),
-        type=payload["type"],
-        from_wallet_id=_uuid_or_none(payload["from_wallet_id"]),
-        to_wallet_id=_uuid_or_none(payload["to_wallet_id"]),
-        amount=Decimal(payload["amount"]),
-        currency=payload["currency"],
-        extra={name: payload[name] for name in PASSED_THROUGH if name in payload},
+        transaction_id=UUID(envelope.transaction_id), type=data.type, from_wallet_id=data.from_wallet_id,
+        to_wallet_id=data.to_wallet_id, amount=data.amount, currency=data.currency,
+        extra={name: getattr(data, name) for name in PASSED_THROUGH if getattr(data, name) is not None},
         correlation_id=envelope.correlation_id,
-    )
+    )  # fmt: skip
 
 
 # HoldCaptured / HoldReleased follow the ledger's own decision: nothing to do (not in the table).
@@ -45,7 +41,3 @@ wallet_event_handle = EventHandlers(
         EventType.DEPOSIT_AUTHORIZED: hold_made_handle,
     }
 )
-
-
-def _uuid_or_none(value: str | None) -> UUID | None:
-    return UUID(value) if value else None

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ledger.models import Account, JournalEntry, MovementType, Posting, Rejection
 from ledger.selectors import POSTED, REJECTED, Decision, entry_status_get
-from walletkit.events import Envelope, EventType, Topic, envelope_build
+from walletkit.events import PAYLOADS, Envelope, EventType, Topic, envelope_build
 from walletkit.money import InvalidAmount, InvalidCurrency, amount_parse, currency_parse
 from walletkit.outbox.services import outbox_events_create
 
@@ -320,6 +320,6 @@ def _fits(amount: Decimal) -> bool:
 
 def _event(movement: Movement, event_type: EventType, **fields) -> Envelope:
     return envelope_build(
-        event_type=event_type, payload=movement.payload() | fields, transaction_id=movement.transaction_id,
+        payload=PAYLOADS[event_type](**movement.payload(), **fields), transaction_id=movement.transaction_id,
         correlation_id=movement.correlation_id,
     )  # fmt: skip

@@ -23,7 +23,7 @@ from paymentrequests import clients
 from paymentrequests.models import PaymentRequest, RequestStatus
 from paymentrequests.selectors import payment_request_shape
 from walletkit.errors import ApiError
-from walletkit.events import EventType, Topic, envelope_build
+from walletkit.events import PaymentRequestChanged, Topic, envelope_build
 from walletkit.money import InvalidAmount, amount_format, amount_parse
 from walletkit.outbox.services import outbox_event_create
 
@@ -48,11 +48,9 @@ def _invalid(field: str, message: str) -> ApiError:
 
 def _changed_emit(request: PaymentRequest) -> None:
     envelope = envelope_build(
-        event_type=EventType.PAYMENT_REQUEST_CHANGED,
-        payload={
-            "payment_request": payment_request_shape(request),
-            "user_ids": [request.requester_id, request.payer_id],
-        },
+        payload=PaymentRequestChanged(
+            payment_request=payment_request_shape(request), user_ids=[request.requester_id, request.payer_id]
+        )
     )
     outbox_event_create(topic=Topic.TRANSACTION_EVENTS, key=str(request.id), envelope=envelope)
 

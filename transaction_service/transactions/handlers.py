@@ -20,7 +20,7 @@ def _ledger_posted(envelope: Envelope) -> dict[str, Any]:
 
 
 def _ledger_rejected(envelope: Envelope) -> dict[str, Any]:
-    return {"status": TransactionStatus.FAILED, "reason": envelope.payload.get("reason") or "ledger_rejected"}
+    return {"status": TransactionStatus.FAILED, "reason": envelope.data.reason or "ledger_rejected"}
 
 
 def _hold_captured(envelope: Envelope) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def _hold_captured(envelope: Envelope) -> dict[str, Any]:
 
 
 def _hold_released(envelope: Envelope) -> dict[str, Any]:
-    return {"status": TransactionStatus.FAILED, "reason": envelope.payload.get("reason") or "released"}
+    return {"status": TransactionStatus.FAILED, "reason": envelope.data.reason or "released"}
 
 
 NEWS = {
@@ -57,13 +57,12 @@ wallet_event_handle = EventHandlers(
 
 
 def _news(envelope: Envelope) -> StatusNews:
-    payload = envelope.payload
+    data = envelope.data
     # Wallet and ledger events carry the owner ids: the receiver is known even if the reserve reply was lost.
-    two_sided = payload.get("type") in (TransactionType.TRANSFER, TransactionType.REFUND)
-    receiver = payload.get("to_owner_id") if two_sided else None
+    two_sided = data.type in (TransactionType.TRANSFER, TransactionType.REFUND)
     fields = NEWS[envelope.event_type](envelope) | {
-        "currency": payload.get("currency"),
-        "counterparty_owner_id": int(receiver) if receiver is not None else None,
+        "currency": data.currency,
+        "counterparty_owner_id": data.to_owner_id if two_sided else None,
     }
     return StatusNews(
         transaction_id=UUID(envelope.transaction_id), fields=fields, correlation_id=envelope.correlation_id

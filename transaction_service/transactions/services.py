@@ -29,7 +29,7 @@ from transactions.models import (
     TransactionType,
 )
 from transactions.selectors import transaction_open_count, transaction_shape
-from walletkit.events import Envelope, EventType, Topic, envelope_build
+from walletkit.events import Envelope, Topic, TransactionStatusChanged, envelope_build
 from walletkit.money import InvalidAmount, InvalidCurrency, amount_format, amount_parse, currency_parse
 from walletkit.outbox.services import outbox_events_create
 
@@ -565,8 +565,7 @@ def _anomaly_record(tx: Transaction, *, status: str, reason: str | None) -> None
 
 def _status_changed_event(tx: Transaction, *, correlation_id: str | None = None) -> tuple[Topic, str, Envelope]:
     envelope = envelope_build(
-        event_type=EventType.TRANSACTION_STATUS_CHANGED,
-        payload={"transaction": transaction_shape(tx), "user_ids": tx.user_ids},
+        payload=TransactionStatusChanged(transaction=transaction_shape(tx), user_ids=tx.user_ids),
         transaction_id=tx.id,
         correlation_id=correlation_id,
     )

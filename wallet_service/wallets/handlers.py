@@ -20,7 +20,7 @@ def ledger_posted_handle(envelopes: list[Envelope]) -> None:
 @batched
 def ledger_rejected_handle(envelopes: list[Envelope]) -> None:
     services.holds_release(
-        reasons={UUID(envelope.transaction_id): envelope.payload["reason"] for envelope in envelopes},
+        reasons={UUID(envelope.transaction_id): envelope.data.reason for envelope in envelopes},
         correlation_ids=_correlation_ids(envelopes),
     )
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from walletkit.errors import ApiError
-from walletkit.events import Envelope, EventType, Topic, envelope_build
+from walletkit.events import PAYLOADS, Envelope, EventType, Topic, WalletOpened, envelope_build
 from walletkit.money import amount_format, currency_parse
 from walletkit.outbox.services import outbox_event_create, outbox_events_create
 from wallets.models import Hold, Wallet, WalletResync
@@ -33,8 +33,7 @@ def wallet_open(*, owner_id: int, currency: str, name: str = "") -> Wallet:
     """The ledger learns of the wallet from ``WalletOpened``, committed with the row."""
     wallet = Wallet.objects.create(owner_id=owner_id, currency=currency_parse(currency), name=name)
     envelope = envelope_build(
-        event_type=EventType.WALLET_OPENED,
-        payload={"wallet_id": wallet.id, "owner_id": owner_id, "currency": wallet.currency, "name": name},
+        payload=WalletOpened(wallet_id=wallet.id, owner_id=owner_id, currency=wallet.currency, name=name)
     )
     outbox_event_create(topic=Topic.WALLET_EVENTS, key=str(wallet.id), envelope=envelope)
     return wallet
@@ -386,21 +385,16 @@ def _hold_event_write(hold: Hold, event_type: EventType) -> None:
 
 
 def _hold_event(hold: Hold, event_type: EventType, correlation_id: str | None = None) -> Envelope:
-    payload = {
-        "type": hold.type,
-        "amount": hold.amount,
-        "currency": hold.currency,
-        "from_wallet_id": hold.from_wallet_id,
-        "to_wallet_id": hold.to_wallet_id,
-        "owner_id": hold.owner_id,
+    movement = {
+        "type": hold.type, "amount": hold.amount, "currency": hold.currency,
+        "from_wallet_id": hold.from_wallet_id, "to_wallet_id": hold.to_wallet_id, "owner_id": hold.owner_id,
         "from_owner_id": hold.from_wallet.owner_id if hold.from_wallet_id else None,
         "to_owner_id": hold.to_wallet.owner_id if hold.to_wallet_id else None,
-    }
+    }  # fmt: skip
     if event_type == EventType.HOLD_RELEASED:
-        payload["reason"] = hold.reason
-    return envelope_build(
-        event_type=event_type, payload=payload, transaction_id=hold.transaction_id, correlation_id=correlation_id
-    )
+        movement["reason"] = hold.reason
+    payload = PAYLOADS[event_type](**movement)
+    return envelope_build(payload=payload, transaction_id=hold.transaction_id, correlation_id=correlation_id)
 
 
 @transaction.atomic

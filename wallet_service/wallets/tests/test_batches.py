@@ -61,8 +61,9 @@ def _decisions(transaction_ids: list[uuid.UUID]) -> list:
     envelopes = []
     for event_type, index in DECISIONS:
         transaction_id = transaction_ids[index] if index is not None else uuid.uuid4()
-        payload = {"type": "TRANSFER", "amount": "1", "currency": "EUR", "from_wallet_id": None,
-                   "to_wallet_id": None, "entry_id": uuid.uuid4(), "reason": "insufficient_funds"}  # fmt: skip
+        payload = {"type": "TRANSFER", "amount": "1", "currency": "EUR", "from_wallet_id": None, "to_wallet_id": None}
+        posted = event_type == EventType.LEDGER_POSTED
+        payload |= {"entry_id": uuid.uuid4()} if posted else {"reason": "insufficient_funds"}
         envelopes.append(envelope_build(event_type=event_type, payload=payload, transaction_id=transaction_id))
     return envelopes
 
