@@ -33,6 +33,7 @@ from django.utils import timezone
 from history.models import FINAL_RANK, STATUS_RANK, Direction, EntryType, HistoryEntry, Status, WalletOwner
 from history.push import group_send_all
 from walletkit.channels import PAYMENT_REQUEST, TRANSACTION_STATUS, user_group_name
+from walletkit.db import rows_update
 from walletkit.http import service_request
 from walletkit.money import amount_format
 
@@ -175,7 +176,7 @@ class _Entries:
         HistoryEntry.objects.bulk_create(self.created)
         if self.changed:
             rows = [entry for entry in self.by_key.values() if entry.pk in self.changed]
-            HistoryEntry.objects.bulk_update(rows, sorted(set().union(*self.changed.values())))
+            rows_update(rows, sorted(set().union(*self.changed.values())))
 
 
 def _news_apply(item: EntryNews, known: dict[UUID, WalletOwner], state: _Entries) -> list[HistoryEntry]:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ledger.models import Account, JournalEntry, MovementType, Posting, Rejection
 from ledger.selectors import POSTED, REJECTED, Decision, entry_status_get
+from walletkit.db import rows_update
 from walletkit.events import PAYLOADS, Envelope, EventType, Topic, envelope_build
 from walletkit.money import InvalidAmount, InvalidCurrency, amount_parse, currency_parse
 from walletkit.outbox.services import outbox_events_create
@@ -288,7 +289,7 @@ class _Writes:
     def write(self, accounts: dict[UUID, Account]) -> None:
         JournalEntry.objects.bulk_create(self.entries)
         Posting.objects.bulk_create(self.postings)
-        Account.objects.bulk_update([accounts[account_id] for account_id in sorted(self.touched)], ["balance"])
+        rows_update([accounts[account_id] for account_id in sorted(self.touched)], ["balance"])
         Rejection.objects.bulk_create(self.rejections)
         if self.events:
             outbox_events_create(self.events)

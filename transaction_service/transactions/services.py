@@ -29,6 +29,7 @@ from transactions.models import (
     TransactionType,
 )
 from transactions.selectors import transaction_open_count, transaction_shape
+from walletkit.db import rows_update
 from walletkit.events import Envelope, Topic, TransactionStatusChanged, envelope_build
 from walletkit.money import InvalidAmount, InvalidCurrency, amount_format, amount_parse, currency_parse
 from walletkit.outbox.services import outbox_events_create
@@ -478,7 +479,7 @@ def transactions_status_advance(*, news: Sequence[StatusNews]) -> None:
             _payment_request_follow(tx)
     if changed:
         fields = sorted(set().union(*changed.values()) | {"updated_at"})
-        Transaction.objects.bulk_update([rows[tx_id] for tx_id in sorted(changed)], fields)
+        rows_update([rows[tx_id] for tx_id in sorted(changed)], fields)
     if events:
         outbox_events_create(events)
 

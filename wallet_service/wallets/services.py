@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status
 
+from walletkit.db import rows_update
 from walletkit.errors import ApiError
 from walletkit.events import PAYLOADS, Envelope, EventType, Topic, WalletOpened, envelope_build
 from walletkit.money import amount_format, currency_parse
@@ -278,8 +279,8 @@ def _settled_write(
     now = timezone.now()
     for row in (*wallets.values(), *holds):
         row.updated_at = now
-    Wallet.objects.bulk_update(wallets.values(), ["balance", "held", "version", "updated_at"])
-    Hold.objects.bulk_update(holds, ["status", "reason", "updated_at"])
+    rows_update(list(wallets.values()), ["balance", "held", "version", "updated_at"])
+    rows_update(holds, ["status", "reason", "updated_at"])
     outbox_events_create(
         [
             (
