@@ -18,7 +18,6 @@ latest round on that partition (a batch base at most), never with its highest.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -40,6 +39,15 @@ from walletkit.shutdown import ShutdownFlag
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 5.0
+# The relay's two statements per batch, in SQL: the ORM's compiling of them was half the relay's CPU.
+# The envelope goes out as the database's text of it (valid JSON, as the consumers parse it), and its
+# type and correlation id, which the headers carry, are read alongside.
+_TABLE = OutboxEvent._meta.db_table
+_CLAIM = (
+    "SELECT id, topic, key, envelope::text, envelope->>'event_type', envelope->>'correlation_id' "  # noqa: S608
+    f"FROM {_TABLE} WHERE published_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+_MARK_PUBLISHED = f"UPDATE {_TABLE} SET published_at = %s WHERE id = ANY(%s)"  # noqa: S608
 
 
 class OutboxRelay:
@@ -115,23 +123,19 @@ class OutboxRelay:
 
     def relay_batch(self) -> tuple[int, int]:
         """Publish one claimed batch. Returns (published, failed)."""
-        with transaction.atomic():
-            rows = list(
-                OutboxEvent.objects.select_for_update(skip_locked=True)
-                .filter(published_at__isnull=True)
-                .order_by("id")
-                .values_list("id", "topic", "key", "envelope")[: self.batch_size]
-            )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_CLAIM, [self.batch_size])
+            rows = cursor.fetchall()
             if not rows:
                 return 0, 0
             errors = self._publish(rows)
-            acked = [row_id for row_id, _topic, _key, _env in rows if row_id not in errors]
+            acked = [row[0] for row in rows if row[0] not in errors]
             if acked:
-                OutboxEvent.objects.filter(id__in=acked).update(published_at=datetime.now(UTC))
+                cursor.execute(_MARK_PUBLISHED, [datetime.now(UTC), acked])
             for row_id, error in errors.items():
                 OutboxEvent.objects.filter(id=row_id).update(attempts=F("attempts") + 1, last_error=error[:2000])
-        for _row_id, topic, _key, _env in rows:
-            if _row_id not in errors:
+        for row_id, topic, *_ in rows:
+            if row_id not in errors:
                 metrics.EVENTS_PUBLISHED.labels(topic).inc()
         if errors:
             metrics.PUBLISH_FAILURES.inc(len(errors))
@@ -146,7 +150,7 @@ class OutboxRelay:
     def _publish(self, rows: list) -> dict[int, str]:
         """Produce every row and wait for the broker's verdict on each. Returns {row id: error}."""
         errors: dict[int, str] = {}
-        pending = {row_id for row_id, *_ in rows}
+        pending = {row[0] for row in rows}
         round_floor: dict[tuple[str, int], int] = {}
 
         def on_delivery(row_id: int):
@@ -165,14 +169,15 @@ class OutboxRelay:
 
             return callback
 
-        for row_id, topic, key, envelope in rows:
-            value = json.dumps(envelope, separators=(",", ":")).encode()
-            headers = [("event_type", str(envelope.get("event_type", "")).encode())]
-            if envelope.get("correlation_id"):
-                headers.append(("correlation_id", envelope["correlation_id"].encode()))
+        for row_id, topic, key, value, event_type, correlation_id in rows:
+            headers = [("event_type", (event_type or "").encode())]
+            if correlation_id:
+                headers.append(("correlation_id", correlation_id.encode()))
             while True:
                 try:
-                    self.producer.produce(topic, key=key, value=value, headers=headers, on_delivery=on_delivery(row_id))
+                    self.producer.produce(
+                        topic, key=key, value=value.encode(), headers=headers, on_delivery=on_delivery(row_id)
+                    )
                     break
                 except BufferError:
                     self.producer.poll(0.05)
