@@ -102,7 +102,9 @@ def _clone_tables(url: str, tables: list, *, copies: int, days: float, **values)
                     conn.execute(statement, {**values, "first": first, "last": last, "step": step})
         counts = {}
         for table, _source, _remapped in tables:
-            conn.execute(f"ANALYZE {table}")
+            # VACUUM, not only ANALYZE: a months-old table has its visibility map set; left to
+            # autovacuum, the freshly inserted rows would be vacuumed during the measurement.
+            conn.execute(f"VACUUM (ANALYZE) {table}")
             counts[table.strip('"')] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
     return counts
 
