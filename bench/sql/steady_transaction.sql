@@ -11,11 +11,29 @@ SELECT created_at AS cursor_at, id AS cursor_id FROM "transaction"
 WHERE owner_id = :user_id OR counterparty_owner_id = :user_id
 ORDER BY created_at DESC, id DESC OFFSET 1000 LIMIT 1 \gset
 
--- transaction_list_for_user: GET /transactions, first page (limit 20 + 1)
+-- transaction_list_for_user: GET /transactions, first page (limit 20 + 1), as it is now: what the user
+-- sent UNION ALL what they received, each an index range cut at the page's size ...
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+(SELECT * FROM "transaction" WHERE owner_id = :user_id ORDER BY created_at DESC, id DESC LIMIT 21)
+UNION ALL
+(SELECT * FROM "transaction" WHERE counterparty_owner_id = :user_id AND NOT (owner_id = :user_id)
+ ORDER BY created_at DESC, id DESC LIMIT 21)
+ORDER BY created_at DESC, id DESC LIMIT 21;
+-- ... and a cursor page
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+(SELECT * FROM "transaction" WHERE owner_id = :user_id AND created_at <= :'cursor_at'
+   AND (created_at < :'cursor_at' OR (created_at = :'cursor_at' AND id < :'cursor_id'))
+ ORDER BY created_at DESC, id DESC LIMIT 21)
+UNION ALL
+(SELECT * FROM "transaction" WHERE counterparty_owner_id = :user_id AND NOT (owner_id = :user_id)
+   AND created_at <= :'cursor_at' AND (created_at < :'cursor_at' OR (created_at = :'cursor_at' AND id < :'cursor_id'))
+ ORDER BY created_at DESC, id DESC LIMIT 21)
+ORDER BY created_at DESC, id DESC LIMIT 21;
+-- Before (the one OR of both sides, until issue 19's steady run): a seq scan or a bitmap of every row
+-- of the user, then a top-N sort of them all.
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 SELECT * FROM "transaction" WHERE (owner_id = :user_id OR counterparty_owner_id = :user_id)
 ORDER BY created_at DESC, id DESC LIMIT 21;
--- ... and a cursor page
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 SELECT * FROM "transaction"
 WHERE (owner_id = :user_id OR counterparty_owner_id = :user_id)
