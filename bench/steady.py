@@ -93,8 +93,10 @@ def _clone_tables(url: str, tables: list, *, copies: int, days: float, **values)
             (_clone_statement(conn, table, source, remapped), _step_seconds(table, days=days, copies=copies))
             for table, source, remapped in tables
         ]
-        for first in range(1, copies + 1, COPIES_PER_STATEMENT):
-            last = min(copies, first + COPIES_PER_STATEMENT - 1)
+        # Oldest copies first (copy k is k steps back), so ids grow with time as in a real table: the
+        # pruner's walk from the oldest id relies on it (walletkit/retention.py).
+        for last in range(copies, 0, -COPIES_PER_STATEMENT):
+            first = max(1, last - COPIES_PER_STATEMENT + 1)
             # A database's tables in one transaction: the ledger checks at commit that every
             # journal entry has its postings.
             with conn.transaction():
@@ -147,5 +149,5 @@ def _clone_statement(conn, table: str, source: str, remapped: dict) -> str:
     # Table and column names come from CLONES and the catalogue; every value is a parameter.
     return (
         f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} "  # noqa: S608
-        f"FROM {table}, generate_series(%(first)s::int, %(last)s::int) AS k WHERE {source}"
+        f"FROM {table}, generate_series(%(first)s::int, %(last)s::int) AS k WHERE {source} ORDER BY k DESC"
     )

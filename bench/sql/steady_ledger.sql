@@ -43,10 +43,21 @@ SELECT SUM(amount) FILTER (WHERE created_at < now() - interval '30 days') AS ope
        SUM(amount) FILTER (WHERE created_at >= now() - interval '30 days' AND amount > 0) AS total_in,
        SUM(amount) FILTER (WHERE created_at >= now() - interval '30 days' AND amount < 0) AS total_out
 FROM ledger_posting WHERE account_id = :'account' AND created_at < now();
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+-- The lines are read through a server-side cursor (Django's .iterator()), which PostgreSQL plans for
+-- the first rows (cursor_tuple_fraction): a plain EXPLAIN shows a hash join over a seq scan of the
+-- journal, not what runs. auto_explain logs the cursor's real plan (as a NOTICE) when it is closed.
+LOAD 'auto_explain';
+SET auto_explain.log_min_duration = 0;
+SET auto_explain.log_analyze = on;
+SET auto_explain.log_level = notice;
+BEGIN;
+DECLARE statement_lines NO SCROLL CURSOR WITHOUT HOLD FOR
 SELECT p.created_at, p.amount, e.transaction_id, e.type,
        (SELECT a.wallet_id FROM ledger_posting u JOIN ledger_account a ON a.id = u.account_id
         WHERE u.entry_id = p.entry_id AND NOT (u.id = p.id) LIMIT 1) AS counterparty_wallet_id
 FROM ledger_posting p JOIN ledger_journal_entry e ON e.id = p.entry_id
 WHERE p.account_id = :'account' AND p.created_at >= now() - interval '30 days' AND p.created_at < now()
 ORDER BY p.created_at ASC, p.id ASC;
+FETCH 1000 FROM statement_lines \g /dev/null
+CLOSE statement_lines;
+COMMIT;
