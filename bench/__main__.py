@@ -187,7 +187,7 @@ async def _steady(workload: Workload, stack, args) -> dict:
                 raise RuntimeError(f"a pre-fill round trip did not succeed: {sent.status} {sent.code}")
             ids.append(sent.transaction_id)
     copies = steady.copies_for(rows=args.steady_rows, transaction_ids=ids)
-    urls = {name: stack.config.database_url(name) for name in steady.CLONES}
+    urls = {name: stack.config.database_url(name) for name in {*steady.CLONES, *steady.DELIVERY_DATABASES}}
     filled = await asyncio.to_thread(steady.prefill, database_urls=urls, transaction_ids=ids, copies=copies,
                                      days=args.steady_days)  # fmt: skip
     _say(f"pre-filled in {filled['seconds']:.0f} s: {filled['rows']}")

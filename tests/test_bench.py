@@ -9,6 +9,8 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
+
 from bench import soak, stats, steady
 from tests.people import Person
 from tests.test_backup import reconcile_exit_code
@@ -117,14 +119,27 @@ def test_the_steady_prefill_copies_round_trips_and_the_money_still_adds_up(stack
         sent = payer.pay(payee.wallet_id, "1.25")
         assert payer.wait_final(sent.json()["id"])["status"] == "SUCCESS"
         round_trip.append(sent.json()["id"])
-    urls = {name: stack.config.database_url(name) for name in steady.CLONES}
+    urls = {name: stack.config.database_url(name) for name in {*steady.CLONES, *steady.DELIVERY_DATABASES}}
     postings_before = steady.prefill(database_urls=urls, transaction_ids=round_trip, copies=0, days=1)["rows"]
 
     filled = steady.prefill(database_urls=urls, transaction_ids=round_trip, copies=50, days=30)
 
     added = {table: filled["rows"][table] - postings_before[table] for table in filled["rows"]}
-    assert added == {"transaction": 100, "wallet_hold": 100, "ledger_journal_entry": 100, "ledger_posting": 200,
-                     "history_entry": 200}  # fmt: skip
+    assert {table: rows for table, rows in added.items() if "." not in table} == {
+        "transaction": 100, "wallet_hold": 100, "ledger_journal_entry": 100, "ledger_posting": 200,
+        "history_entry": 200}  # fmt: skip
+    # Each cloned transfer has its events in the outboxes and the consumers' inbox rows: 50 copies of the
+    # round trip's own, all delivered (nothing for a relay to send).
+    delivery = {table: rows for table, rows in added.items() if "." in table}
+    assert sum(rows for table, rows in delivery.items() if table.endswith("outbox_event")) >= 50 * 2 * 3
+    assert sum(rows for table, rows in delivery.items() if table.endswith("inbox_event")) >= 50 * 2 * 3
+    assert all(rows % 50 == 0 for rows in delivery.values()), delivery
+    old_unpublished = (
+        "SELECT count(*) FROM outbox_event WHERE published_at IS NULL AND created_at < now() - interval '1 hour'"
+    )
+    for database in steady.DELIVERY_DATABASES:
+        with psycopg.connect(urls[database]) as conn:
+            assert conn.execute(old_unpublished).fetchone()[0] == 0
     assert first.balance() == Decimal("10.00") and second.balance() == Decimal("0.00")
     assert len(first.get(f"/wallets/{first.wallet_id}/history", limit=100).json()["results"]) == 100
     reconciled = reconcile_exit_code(stack)

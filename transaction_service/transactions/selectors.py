@@ -53,16 +53,30 @@ def transaction_refunds_of(*, transaction_id: UUID) -> list[Transaction]:
 def transaction_list_for_user(
     *, user_id: int, wallet_id: UUID | None = None, status: str | None = None, cursor: str | None = None, limit: int
 ) -> tuple[list[Transaction], str | None]:
-    """Newest first, keyset-paged on (created_at, id) so a page never skips or repeats a row under inserts."""
-    rows = _visible_to(user_id)
-    if wallet_id is not None:
-        rows = rows.filter(Q(from_wallet_id=wallet_id) | Q(to_wallet_id=wallet_id))
-    if status is not None:
-        rows = rows.filter(status=status)
-    if cursor:
-        created_at, tx_id = cursor_decode(cursor)
-        rows = rows.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=tx_id))
-    page = list(rows.order_by("-created_at", "-id")[: limit + 1])
+    """Newest first, keyset-paged on (created_at, id) so a page never skips or repeats a row under inserts.
+
+    What a user sees is what they sent and what they received: two index ranges (transaction_owner_recent,
+    transaction_cpty_recent), each cut at the page's size, merged. One OR of the two made PostgreSQL
+    read every row of the user and sort them all — a seq scan at a million rows (docs/benchmark.md).
+    """
+
+    def newest(rows: QuerySet[Transaction]) -> QuerySet[Transaction]:
+        if wallet_id is not None:
+            rows = rows.filter(Q(from_wallet_id=wallet_id) | Q(to_wallet_id=wallet_id))
+        if status is not None:
+            rows = rows.filter(status=status)
+        if cursor:
+            created_at, tx_id = cursor_decode(cursor)
+            # created_at <= the cursor's time bounds the index range; the OR only breaks the tie.
+            rows = rows.filter(created_at__lte=created_at).filter(
+                Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=tx_id)
+            )
+        return rows.order_by("-created_at", "-id")[: limit + 1]
+
+    sent = newest(Transaction.objects.filter(owner_id=user_id))
+    # A transfer between one's own wallets is both: listed once, as sent.
+    received = newest(Transaction.objects.filter(counterparty_owner_id=user_id).exclude(owner_id=user_id))
+    page = list(sent.union(received, all=True).order_by("-created_at", "-id")[: limit + 1])
     next_cursor = cursor_encode(page[limit - 1].created_at, page[limit - 1].id) if len(page) > limit else None
     return page[:limit], next_cursor
 
