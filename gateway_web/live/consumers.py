@@ -38,14 +38,18 @@ DEFAULT_AUTH_TIMEOUT_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
-@database_sync_to_async
-def _named(transaction: dict, *, user_id: int) -> dict:
+def _named_now(transaction: dict, *, user_id: int) -> dict:
     """The push carries the counterparty's username as it is now, like the REST answers (api.people)."""
     try:
         return transactions_name_counterparties([dict(transaction)], user_id=user_id)[0]
     except Exception:  # a push is best effort: without the name rather than not at all
         log.warning("counterparty not named on a push", exc_info=True)
         return transaction
+
+
+# In the event loop's thread pool (each thread keeps its database connection), not thread-sensitive:
+# that would run every socket's naming, one push after another, in asgiref's one shared thread.
+_named = database_sync_to_async(_named_now, thread_sensitive=False)
 
 
 class TransactionStatusConsumer(AsyncJsonWebsocketConsumer):
