@@ -6,9 +6,11 @@ history-wallet-events (the owners).
 
 Locks (PostgreSQL transaction-scoped advisory locks, always taken in this order):
 1. the transaction's lock, exclusive — only the transaction-events consumer writes a transaction's
-   entries, and a transaction's events share one partition, but two of its processes can apply the
-   same partition at once (a rebalance: the old member still finishing a batch the new one fetched
-   again): this serializes their upserts, so neither fails on the (transaction, wallet) unique index;
+   entries (wallet-events no longer does: it only records owners, under 2), and a transaction's
+   events share one partition; two of its processes can still hold one partition for a moment (a
+   rebalance: the old member finishing a batch the new one fetched again). The inbox INSERT already
+   makes the second wait for the same events; this lock keeps the read-then-upsert of a
+   transaction's entries serial without relying on that order (it rides in the same statement as 2);
 2. each involved wallet's lock, shared, in key order — ``wallet_owner_record`` (the wallet-events
    consumer) takes it exclusive, so an entry inserted without its owner (WalletOpened not seen yet)
    is either committed before the backfill runs (and claimed, if the owner may see it) or inserted
