@@ -45,7 +45,7 @@ CONSUMER_GROUPS = {
     "ledger-wallet-events": (Topic.WALLET_EVENTS,),
     "wallet-ledger-events": (Topic.LEDGER_EVENTS,),
     "transaction": (Topic.WALLET_EVENTS, Topic.LEDGER_EVENTS),
-    "history": (Topic.WALLET_EVENTS, Topic.LEDGER_EVENTS, Topic.TRANSACTION_EVENTS),
+    "history": (Topic.WALLET_EVENTS, Topic.TRANSACTION_EVENTS),
 }
 
 

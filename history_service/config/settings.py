@@ -13,12 +13,12 @@ INSTALLED_APPS = [*INSTALLED_APPS, "channels", "history"]
 # (never the in-memory one: the gateway is another process).
 CHANNEL_LAYERS = {"default": CHANNEL_LAYER}
 
-# One group: the Procfile runs all three in one loop (one fetch session, handlers never concurrent).
+# One group: the Procfile runs both in one loop (one fetch session, handlers never concurrent).
+# The entries come from transaction.events alone; wallet.events only for WalletOpened (decision 0018).
 CONSUMERS = {
     name: {"topic": topic, "handlers": f"history.handlers.{handler}", "group": "history"}
     for name, topic, handler in [
         ("history-wallet-events", "wallet.events", "wallet_event_handle"),
-        ("history-ledger-events", "ledger.events", "ledger_event_handle"),
         ("history-transaction-events", "transaction.events", "transaction_event_handle"),
     ]
 }

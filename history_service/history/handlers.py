@@ -1,4 +1,10 @@
-"""Kafka event handlers: parse the envelope, call one service. Run inside the inbox transaction."""
+"""Kafka event handlers: parse the envelope, call one service. Run inside the inbox transaction.
+
+History is a projection of one source (decision 0018): its entries come from TransactionStatusChanged
+alone — transaction_service's status already follows decision 0005 (SUCCESS on the wallet's capture) and
+the event carries the public transaction and its users. wallet.events is read for WalletOpened only (whose
+wallet is whose); the loop skips every other type there by its header.
+"""
 
 from __future__ import annotations
 
@@ -9,96 +15,51 @@ from uuid import UUID
 
 from history.models import EntryType, Status
 from history.services import EntryNews, Movement, history_entries_record, payment_request_push, wallet_owner_record
-from walletkit.events import Envelope, EventType, InvalidEvent
+from walletkit.events import Envelope, EventType, InvalidEvent, PaymentRequestChanged, TransactionStatusChanged
 from walletkit.inbox.registry import EventHandlers, batched
 
 
 def wallet_opened_handle(envelope: Envelope) -> None:
-    payload = envelope.payload
+    opened = envelope.data
     wallet_owner_record(
-        wallet_id=UUID(payload["wallet_id"]), owner_id=int(payload["owner_id"]),
-        currency=payload["currency"], name=payload.get("name") or "",
-    )  # fmt: skip
+        wallet_id=opened.wallet_id, owner_id=opened.owner_id, currency=opened.currency, name=opened.name or ""
+    )
 
 
-# Every hold event means the wallet service accepted the movement, and names both sides' owners.
-# SUCCESS means spendable (decision 0005): the wallet's capture, not the ledger's posting.
-def _hold_made(envelope: Envelope) -> EntryNews:
-    return _held_news(envelope, status=Status.RESERVED)
+wallet_event_handle = EventHandlers({EventType.WALLET_OPENED: wallet_opened_handle})
 
 
-def _hold_captured(envelope: Envelope) -> EntryNews:
-    return _held_news(envelope, status=Status.SUCCESS)
-
-
-def _hold_settled_without_money(envelope: Envelope) -> EntryNews:
-    """HoldReleased, or LedgerRejected (final at once; LedgerPosted waits for the capture: not handled)."""
-    return _held_news(envelope, status=Status.FAILED)
-
-
-def _held_news(envelope: Envelope, *, status: str) -> EntryNews:
-    """A movement the wallet service holds (wallet events, and the ledger's, which follow from them)."""
-    payload = envelope.payload
-    movement = _movement(envelope.transaction_id, payload)
-    return EntryNews(
-        movement=movement, status=status, seen_at=_time(envelope.occurred_at), accepted=True,
-        failure_reason=str(payload.get("reason") or "") if status == Status.FAILED else "",
-        owners=_payload_owners(movement, payload),
-        actor_id=int(payload["owner_id"]) if payload.get("owner_id") is not None else None,
-    )  # fmt: skip
-
-
-def _status_changed(envelope: Envelope) -> EntryNews:
-    view = envelope.payload["transaction"]
+def _status_news(envelope: Envelope) -> EntryNews:
+    change: TransactionStatusChanged = envelope.data
+    view = change.transaction
     # transaction_service lists the acting user (the transaction's owner) first, then the receiver
-    # the wallet service named when it accepted the transfer.
-    user_ids = [int(user_id) for user_id in envelope.payload["user_ids"]]
+    # the wallet service named when it accepted the transfer (absent until then, or if it is the actor).
+    user_ids = [int(user_id) for user_id in change.user_ids]
     if not user_ids:
         raise InvalidEvent("a transaction status change names no user")
     status = view.get("status")
     if status not in Status.values:
         raise InvalidEvent(f"unknown transaction status {status!r}")
-    movement = _movement(view.get("id") or envelope.transaction_id, view)
+    if not view.get("created_at"):
+        raise InvalidEvent("a transaction status change without the transaction's created_at")
     # Reserved once means a hold was made, whatever came after; FAILED without it was refused.
     accepted = status in (Status.RESERVED, Status.SUCCESS) or bool(view.get("reserved_at"))
     return EntryNews(
-        movement=movement, status=status, seen_at=_time(envelope.occurred_at), accepted=accepted,
-        created_at=_time(view["created_at"]) if view.get("created_at") else None,
-        failure_reason=str(view.get("failure_reason") or ""), owners=_accepted_owners(movement, user_ids),
-        actor_id=user_ids[0], user_ids=user_ids, transaction_view=view,
+        movement=_movement(view.get("id") or envelope.transaction_id, view), status=status, accepted=accepted,
+        created_at=_time(view["created_at"]), failure_reason=str(view.get("failure_reason") or ""),
+        user_ids=user_ids, transaction_view=view,
     )  # fmt: skip
-
-
-NEWS = {
-    EventType.FUNDS_RESERVED: _hold_made,
-    EventType.DEPOSIT_AUTHORIZED: _hold_made,
-    EventType.HOLD_CAPTURED: _hold_captured,
-    EventType.HOLD_RELEASED: _hold_settled_without_money,
-    EventType.LEDGER_REJECTED: _hold_settled_without_money,
-    EventType.TRANSACTION_STATUS_CHANGED: _status_changed,
-}
 
 
 @batched
 def entries_record_handle(envelopes: list[Envelope]) -> None:
-    """Every movement event, set-based: one pass over a run (all these types share this handler)."""
-    history_entries_record(news=[NEWS[envelope.event_type](envelope) for envelope in envelopes])
-
-
-wallet_event_handle = EventHandlers(
-    {
-        EventType.WALLET_OPENED: wallet_opened_handle,
-        EventType.FUNDS_RESERVED: entries_record_handle,
-        EventType.DEPOSIT_AUTHORIZED: entries_record_handle,
-        EventType.HOLD_CAPTURED: entries_record_handle,
-        EventType.HOLD_RELEASED: entries_record_handle,
-    }
-)
-ledger_event_handle = EventHandlers({EventType.LEDGER_REJECTED: entries_record_handle})
+    """A run of TransactionStatusChanged, set-based: one pass over the run."""
+    history_entries_record(news=[_status_news(envelope) for envelope in envelopes])
 
 
 def payment_request_changed_handle(envelope: Envelope) -> None:
-    view, user_ids = envelope.payload["payment_request"], envelope.payload["user_ids"]
+    change: PaymentRequestChanged = envelope.data
+    view, user_ids = change.payment_request, change.user_ids
     if not isinstance(view, dict) or not view.get("id") or not user_ids:
         raise InvalidEvent("a payment request change without its request or its people")
     payment_request_push(user_ids=[int(user_id) for user_id in user_ids], payment_request=view)
@@ -110,16 +71,6 @@ transaction_event_handle = EventHandlers(
         EventType.PAYMENT_REQUEST_CHANGED: payment_request_changed_handle,
     }
 )
-
-
-def _accepted_owners(movement: Movement, user_ids: list[int]) -> dict[UUID, int]:
-    """The owners an accepted transaction implies: the wallet service let the actor use the acting
-    wallet, so it is theirs; a transfer's receiver only once named (a lone user id may just mean the
-    receiver is not known yet — never assume it is the actor)."""
-    owners = {movement.acting_wallet_id: user_ids[0]}
-    if movement.type in (EntryType.TRANSFER, EntryType.REFUND) and len(user_ids) > 1:
-        owners[movement.to_wallet_id] = user_ids[1]
-    return owners
 
 
 def _movement(transaction_id: Any, fields: dict[str, Any]) -> Movement:
@@ -138,18 +89,6 @@ def _movement(transaction_id: Any, fields: dict[str, Any]) -> Movement:
     if None in movement.wallet_ids:
         raise InvalidEvent(f"{movement.type} lacks a wallet id")
     return movement
-
-
-def _payload_owners(movement: Movement, payload: dict[str, Any]) -> dict[UUID, int]:
-    """Hold events name each side's owner (from_owner_id, to_owner_id; the ledger passes them on).
-    ``owner_id``, the acting user, owns the acting wallet of an accepted movement: the fallback."""
-    owners: dict[UUID, int] = {}
-    if payload.get("owner_id") is not None:
-        owners[movement.acting_wallet_id] = int(payload["owner_id"])
-    for wallet_id, field in ((movement.from_wallet_id, "from_owner_id"), (movement.to_wallet_id, "to_owner_id")):
-        if wallet_id is not None and payload.get(field) is not None:
-            owners[wallet_id] = int(payload[field])
-    return owners
 
 
 def _uuid(value: Any) -> UUID | None:

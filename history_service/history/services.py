@@ -1,25 +1,34 @@
 """Every write of the read model, and the live push that follows a committed status change.
 
+The entries are a projection of one source, TransactionStatusChanged (decision 0018); WalletOpened only
+says whose wallet is whose. Two consumers write here: history-transaction-events (the entries) and
+history-wallet-events (the owners).
+
 Locks (PostgreSQL transaction-scoped advisory locks, always taken in this order):
-1. the transaction's lock, exclusive — the three consumers (wallet, ledger, transaction events)
-   may apply events of one transaction at the same moment; this serializes its upsert;
-2. each involved wallet's lock, shared, in key order — ``wallet_owner_record`` takes it
-   exclusive, so an entry inserted without its owner (WalletOpened not seen yet) is either
-   committed before the backfill runs (and claimed, if the owner may see it) or inserted after it
-   (and sees the owner).
+1. the transaction's lock, exclusive — only the transaction-events consumer writes a transaction's
+   entries (wallet-events no longer does: it only records owners, under 2), and a transaction's
+   events share one partition; two of its processes can still hold one partition for a moment (a
+   rebalance: the old member finishing a batch the new one fetched again). The inbox INSERT already
+   makes the second wait for the same events; this lock keeps the read-then-upsert of a
+   transaction's entries serial without relying on that order (it rides in the same statement as 2);
+2. each involved wallet's lock, shared, in key order — ``wallet_owner_record`` (the wallet-events
+   consumer) takes it exclusive, so an entry inserted without its owner (WalletOpened not seen yet)
+   is either committed before the backfill runs (and claimed, if the owner may see it) or inserted
+   after it (and sees the owner).
 
 Whose entry it is (threat model T30–T31): an entry's owner is always its wallet's owner, as the
-wallet service knows it (WalletOwner, the owner fields of wallet and ledger events, the receiver
-transaction_service learned from the wallet) — never guessed from who acted. The owner sees it once
-the wallet service accepted the movement (a hold exists); before that it is an attempt, which only
-an actor who owns the wallet sees: someone else's refused attempt leaves no trace.
+wallet service knows it (WalletOwner, or the receiver transaction_service learned from the wallet —
+the second of the event's ``user_ids``) — never guessed from who acted. The owner sees it once the
+wallet service accepted the movement (the transaction reached RESERVED: a hold exists); before that
+it is an attempt, which only an actor who owns the wallet sees: someone else's refused attempt
+leaves no trace.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -35,7 +44,6 @@ from history.push import group_send_all
 from walletkit.channels import PAYMENT_REQUEST, TRANSACTION_STATUS, user_group_name
 from walletkit.db import rows_update
 from walletkit.http import service_request
-from walletkit.money import amount_format
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +55,7 @@ _WALLET_LOCKS = 2
 
 @dataclass(frozen=True)
 class Movement:
-    """What a transaction moves, as every event about it describes it."""
+    """What a transaction moves, as its status changes describe it."""
 
     transaction_id: UUID
     type: str
@@ -116,18 +124,28 @@ def wallet_owner_learn(*, wallet_id: UUID) -> int | None:
 
 @dataclass(frozen=True)
 class EntryNews:
-    """What one event says about a movement's entries (see history_entries_record)."""
+    """What one TransactionStatusChanged says about a movement's entries (see history_entries_record)."""
 
     movement: Movement
     status: str
-    seen_at: datetime
     accepted: bool
-    created_at: datetime | None = None
-    failure_reason: str = ""
-    owners: Mapping[UUID, int] | None = None
-    actor_id: int | None = None
-    user_ids: Iterable[int] = ()
-    transaction_view: dict[str, Any] | None = None
+    created_at: datetime
+    failure_reason: str
+    user_ids: list[int]  # the actor first, then the receiver the wallet service named (once it did)
+    transaction_view: dict[str, Any]  # the public transaction shape, pushed as it is
+
+    @property
+    def actor_id(self) -> int:
+        return self.user_ids[0]
+
+    def named_owners(self) -> dict[UUID, int]:
+        """The owners an accepted transaction implies: the wallet service let the actor use the acting
+        wallet, so it is theirs; a transfer's receiver only once named (a lone user id may just mean the
+        receiver is not known yet — never assume it is the actor)."""
+        owners = {self.movement.acting_wallet_id: self.actor_id}
+        if self.movement.type in (EntryType.TRANSFER, EntryType.REFUND) and len(self.user_ids) > 1:
+            owners[self.movement.to_wallet_id] = self.user_ids[1]
+        return owners
 
 
 @transaction.atomic(savepoint=False)  # inside a consumer's batch transaction: no savepoint of its own
@@ -138,10 +156,10 @@ def history_entries_record(*, news: Sequence[EntryNews]) -> list[list[HistoryEnt
     changes nothing; each real change is pushed to the users after commit.
 
     ``accepted``: the wallet service holds the movement. Then every side gets its entry, owned by
-    ``owners`` (the wallet service's word; WalletOwner wins), unknown ones claimed by WalletOpened later.
-    Before that it is only ``actor_id``'s attempt: the acting side's entry alone, seen only if the actor
-    owns that wallet (known now, or once WalletOpened says so), and pushed to the actor alone.
-    ``seen_at`` stands in for ``occurred_at`` until ``created_at`` (the transaction's) is known.
+    the owners the event names (the wallet service's word; WalletOwner wins), unknown ones claimed by
+    WalletOpened later. Before that it is only the actor's attempt: the acting side's entry alone, seen
+    only if the actor owns that wallet (known now, or once WalletOpened says so), and pushed to the
+    actor alone.
     """
     transaction_ids = {item.movement.transaction_id for item in news}
     wallet_ids = {wallet_id for item in news for wallet_id in item.movement.wallet_ids}
@@ -185,7 +203,7 @@ def _news_apply(item: EntryNews, known: dict[UUID, WalletOwner], state: _Entries
     known_owners = {wallet.wallet_id: wallet.owner_id for wallet in wallets}
     if item.accepted:
         sides = movement.sides()
-        owners = {**(item.owners or {}), **known_owners}  # WalletOwner wins
+        owners = {**item.named_owners(), **known_owners}  # WalletOwner wins
     else:
         sides = [side for side in movement.sides() if side[0] == movement.acting_wallet_id]
         acting_owner = known_owners.get(movement.acting_wallet_id)
@@ -201,7 +219,7 @@ def _news_apply(item: EntryNews, known: dict[UUID, WalletOwner], state: _Entries
                 amount=movement.amount, currency=currency, counterparty_wallet_id=counterparty, status=item.status,
                 status_rank=STATUS_RANK[item.status],
                 failure_reason=item.failure_reason if item.status == Status.FAILED else "",
-                occurred_at=item.created_at or item.seen_at, updated_at=state.now,
+                occurred_at=item.created_at, updated_at=state.now,
             )  # fmt: skip
             state.add(entry)
             status_changed = True
@@ -218,14 +236,14 @@ def _news_apply(item: EntryNews, known: dict[UUID, WalletOwner], state: _Entries
         if item.accepted:  # the transaction's users (its actor, the receiver the wallet named) and the owners
             users = set(item.user_ids) | {entry.owner_id for entry in entries if entry.owner_id is not None}
         else:
-            users = {item.actor_id} if item.actor_id is not None else set()
-        _push_after_commit(users, item.transaction_view or _transaction_view(movement, entries[0]))
+            users = {item.actor_id}
+        _push_after_commit(users, item.transaction_view)
     return entries
 
 
 def _entry_update(
-    entry: HistoryEntry, *, status: str, failure_reason: str, created_at: datetime | None, accepted: bool,
-    actor_id: int | None, owner_id: int | None, currency: str, now: datetime,
+    entry: HistoryEntry, *, status: str, failure_reason: str, created_at: datetime, accepted: bool,
+    actor_id: int, owner_id: int | None, currency: str, now: datetime,
 ) -> list[str]:  # fmt: skip
     """Apply what this event adds to an existing entry, in memory; returns the fields changed."""
     changed_fields: list[str] = []
@@ -235,7 +253,7 @@ def _entry_update(
         if status == Status.FAILED:
             entry.failure_reason = failure_reason
         changed_fields += ["status", "status_rank", "failure_reason"]
-    if created_at is not None and entry.occurred_at != created_at:
+    if entry.occurred_at != created_at:
         entry.occurred_at = created_at
         changed_fields.append("occurred_at")
     if not entry.currency and currency:
@@ -244,7 +262,7 @@ def _entry_update(
     if accepted and not entry.accepted:
         entry.accepted = True
         changed_fields.append("accepted")
-    if entry.actor_id is None and actor_id is not None:
+    if entry.actor_id is None:
         entry.actor_id = actor_id
         changed_fields.append("actor_id")
     # Every owner given here is the wallet service's word: it replaces whatever an earlier release guessed.
@@ -255,22 +273,6 @@ def _entry_update(
         entry.updated_at = now
         changed_fields.append("updated_at")
     return changed_fields
-
-
-def _transaction_view(movement: Movement, entry: HistoryEntry) -> dict[str, Any]:
-    """The public transaction shape (API.md), rebuilt from the entry when no transaction event carried it."""
-    return {
-        "id": str(movement.transaction_id),
-        "type": movement.type,
-        "status": entry.status,
-        "amount": amount_format(movement.amount),
-        "currency": entry.currency or None,
-        "from_wallet_id": str(movement.from_wallet_id) if movement.from_wallet_id else None,
-        "to_wallet_id": str(movement.to_wallet_id) if movement.to_wallet_id else None,
-        "failure_reason": entry.failure_reason or None,
-        "created_at": entry.occurred_at.isoformat(),
-        "updated_at": entry.updated_at.isoformat(),
-    }
 
 
 def _push_after_commit(user_ids: Iterable[int], view: dict[str, Any]) -> None:

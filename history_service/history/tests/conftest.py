@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connections
 from rest_framework.test import APIClient
 
-from walletkit.events import Envelope, EventType, Topic, envelope_build
+from walletkit.events import PAYLOADS, Envelope, EventType, envelope_build
 from walletkit.inbox.loop import ConsumerLoop
 from walletkit.inbox.registry import consumer_get
 from walletkit.shutdown import ShutdownFlag
@@ -52,48 +52,6 @@ def movement(type_: str, amount: str, *, source=None, target=None) -> dict:
     return {"type": type_, "amount": amount, "currency": "USD", "from_wallet_id": source, "to_wallet_id": target}
 
 
-def hold_owners(move: dict, *, owner_id: int | None = None, to_owner_id: int | None = None) -> dict:
-    """The owner fields every wallet event carries: the acting user and each side's wallet owner."""
-    if owner_id is None:
-        return {}
-    acting_side = "to_owner_id" if move["type"] == "DEPOSIT" else "from_owner_id"
-    return {"owner_id": owner_id, "from_owner_id": None, "to_owner_id": to_owner_id, acting_side: owner_id}
-
-
-def funds_reserved(transaction_id, move: dict, *, owner_id: int, to_owner_id: int | None = None) -> Envelope:
-    event_type = EventType.DEPOSIT_AUTHORIZED if move["type"] == "DEPOSIT" else EventType.FUNDS_RESERVED
-    return envelope_build(
-        event_type=event_type, payload={**move, **hold_owners(move, owner_id=owner_id, to_owner_id=to_owner_id)},
-        transaction_id=transaction_id,
-    )  # fmt: skip
-
-
-def ledger_posted(transaction_id, move: dict) -> Envelope:
-    return envelope_build(
-        event_type=EventType.LEDGER_POSTED, payload={**move, "entry_id": uuid.uuid4()}, transaction_id=transaction_id
-    )
-
-
-def hold_captured(transaction_id, move: dict, **owners: int | None) -> Envelope:
-    return envelope_build(
-        event_type=EventType.HOLD_CAPTURED, payload={**move, **hold_owners(move, **owners)},
-        transaction_id=transaction_id,
-    )  # fmt: skip
-
-
-def hold_released(transaction_id, move: dict, reason: str = "rejected", **owners: int | None) -> Envelope:
-    return envelope_build(
-        event_type=EventType.HOLD_RELEASED, payload={**move, **hold_owners(move, **owners), "reason": reason},
-        transaction_id=transaction_id,
-    )  # fmt: skip
-
-
-def ledger_rejected(transaction_id, move: dict, reason: str = "expired") -> Envelope:
-    return envelope_build(
-        event_type=EventType.LEDGER_REJECTED, payload={**move, "reason": reason}, transaction_id=transaction_id
-    )
-
-
 def status_changed(
     transaction_id, move: dict, *, status: str, user_ids: list[int], created_at: datetime | None = None,
     failure_reason: str | None = None, reserved: bool | None = None,
@@ -116,18 +74,6 @@ def status_changed(
     )
 
 
-TOPIC_OF = {
-    EventType.WALLET_OPENED: Topic.WALLET_EVENTS,
-    EventType.FUNDS_RESERVED: Topic.WALLET_EVENTS,
-    EventType.DEPOSIT_AUTHORIZED: Topic.WALLET_EVENTS,
-    EventType.HOLD_CAPTURED: Topic.WALLET_EVENTS,
-    EventType.HOLD_RELEASED: Topic.WALLET_EVENTS,
-    EventType.LEDGER_POSTED: Topic.LEDGER_EVENTS,
-    EventType.LEDGER_REJECTED: Topic.LEDGER_EVENTS,
-    EventType.TRANSACTION_STATUS_CHANGED: Topic.TRANSACTION_EVENTS,
-}
-
-
 def publish(*envelopes: Envelope) -> None:
     """Put envelopes on their topics as the services' relays would, keyed by transaction (or wallet)."""
     producer = Producer({"bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS, "enable.idempotence": True})
@@ -135,7 +81,7 @@ def publish(*envelopes: Envelope) -> None:
     for envelope in envelopes:
         key = envelope.transaction_id or envelope.payload["wallet_id"]
         producer.produce(
-            str(TOPIC_OF[EventType(envelope.event_type)]), key=key.encode(), value=envelope.to_json(),
+            str(PAYLOADS[EventType(envelope.event_type)].topic), key=key.encode(), value=envelope.to_json(),
             on_delivery=lambda err, _msg: err and failures.append(err),
         )  # fmt: skip
     assert producer.flush(30) == 0 and not failures, failures
@@ -168,7 +114,7 @@ class Worker:
 
 @pytest.fixture
 def history_consumers(transactional_db) -> Iterator[list[Worker]]:
-    """The three history consumers, running for real against the session's broker."""
+    """Both history consumers, running for real against the session's broker."""
     workers = [Worker(name) for name in settings.CONSUMERS]
     yield workers
     for worker in workers:

@@ -1,4 +1,5 @@
-"""Live push: a status change reaches each involved user's channel group, only after it commits."""
+"""Live push: a status change reaches each involved user's channel group, only after it commits — the
+transaction's status, as TransactionStatusChanged carries it (decision 0018)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from channels.layers import channel_layers
 from django.db import transaction
 
 from history.handlers import transaction_event_handle, wallet_event_handle
-from history.tests.conftest import funds_reserved, hold_captured, movement, status_changed, wallet_opened
+from history.tests.conftest import movement, status_changed, wallet_opened
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RECEIVE_DEADLINE = 10.0
@@ -44,7 +45,8 @@ def test_status_change_is_pushed_to_both_users_only_after_commit():
 
         def change_inside_a_transaction():
             with transaction.atomic():  # the inbox transaction the consumer loop runs handlers in
-                wallet_event_handle(funds_reserved(tx, move, owner_id=21))
+                # The receiver not named yet: the sender alone hears of it.
+                transaction_event_handle(status_changed(tx, move, status="RESERVED", user_ids=[21]))
                 # Still uncommitted: if the push went out now it would be ahead of this marker.
                 async_to_sync(sender_layer.send)(sender, {"type": "marker"})
 
@@ -54,12 +56,13 @@ def test_status_change_is_pushed_to_both_users_only_after_commit():
         pushed = await next_message(sender_layer, sender)
         assert pushed["type"] == "transaction.status"
         assert pushed["transaction"]["id"] == str(tx) and pushed["transaction"]["status"] == "RESERVED"
-        # user 22 is known from the transaction event's user_ids; WalletOpened is not needed.
-        await sync_to_async(transaction_event_handle)(status_changed(tx, move, status="SUCCESS", user_ids=[21, 22]))
+        # user 22 is known from the transaction event's user_ids; WalletOpened is not needed. Its first
+        # message is SUCCESS: the RESERVED that named the sender alone went to the sender alone.
+        success = status_changed(tx, move, status="SUCCESS", user_ids=[21, 22])
+        await sync_to_async(transaction_event_handle)(success)
         for layer, channel in ((sender_layer, sender), (receiver_layer, receiver)):
             message = await next_message(layer, channel)
-            assert (message["transaction"]["id"], message["transaction"]["status"]) == (str(tx), "SUCCESS")
-            assert message["transaction"]["amount"] == "12.0000"
+            assert message["transaction"] == success.payload["transaction"]  # the transaction's own shape
 
     async_to_sync(scenario)()
 
@@ -73,10 +76,12 @@ def test_a_batch_pushes_each_users_latest_status_of_each_transaction_once():
         await sync_to_async(wallet_event_handle)(wallet_opened(wallet, 41))
 
         def one_batch():
-            with transaction.atomic():  # one consumer batch: one database transaction
-                wallet_event_handle(funds_reserved(first_tx, move, owner_id=41))
-                wallet_event_handle(funds_reserved(second_tx, move, owner_id=41))
-                wallet_event_handle(hold_captured(first_tx, move))
+            with transaction.atomic():  # one consumer batch: one database transaction, one run of the type
+                transaction_event_handle.apply_all([
+                    status_changed(first_tx, move, status="RESERVED", user_ids=[41]),
+                    status_changed(second_tx, move, status="RESERVED", user_ids=[41]),
+                    status_changed(first_tx, move, status="SUCCESS", user_ids=[41]),
+                ])  # fmt: skip
             async_to_sync(layer.send)(channel, {"type": "marker"})
 
         await sync_to_async(one_batch)()
@@ -99,11 +104,13 @@ def test_a_rolled_back_change_sends_nothing():
 
         def change_then_roll_back():
             with pytest.raises(RolledBack), transaction.atomic():
-                wallet_event_handle(hold_captured(rolled_back_tx, move))
+                transaction_event_handle(status_changed(rolled_back_tx, move, status="SUCCESS", user_ids=[31]))
                 raise RolledBack
 
         await sync_to_async(change_then_roll_back)()
-        await sync_to_async(wallet_event_handle)(hold_captured(committed_tx, move))
+        await sync_to_async(transaction_event_handle)(
+            status_changed(committed_tx, move, status="SUCCESS", user_ids=[31])
+        )
 
         # One channel is FIFO: had the rolled-back change been pushed, it would come first.
         message = await next_message(layer, channel)
@@ -119,11 +126,11 @@ def test_a_duplicate_event_pushes_nothing_more():
     async def scenario():
         layer, channel = await listener("user_41")
         await sync_to_async(wallet_event_handle)(wallet_opened(wallet, 41))
-        captured = hold_captured(tx, move)
-        await sync_to_async(wallet_event_handle)(captured)
-        await sync_to_async(wallet_event_handle)(captured)
+        success = status_changed(tx, move, status="SUCCESS", user_ids=[41])
+        await sync_to_async(transaction_event_handle)(success)
+        await sync_to_async(transaction_event_handle)(success)
         await sync_to_async(transaction_event_handle)(status_changed(tx, move, status="RESERVED", user_ids=[41]))
-        await sync_to_async(wallet_event_handle)(hold_captured(later_tx, move))
+        await sync_to_async(transaction_event_handle)(status_changed(later_tx, move, status="SUCCESS", user_ids=[41]))
 
         first, second = await next_message(layer, channel), await next_message(layer, channel)
         assert [first["transaction"]["id"], second["transaction"]["id"]] == [str(tx), str(later_tx)]
