@@ -13,12 +13,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 import pytest
-from accounts.tests import totp
-from accounts.tokens import TokenObtainSerializer
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django_otp.plugins.otp_totp import models as totp_models
 from rest_framework.test import APIClient
+
+from accounts.tests import totp
+from accounts.tokens import TokenObtainSerializer
 
 PASSWORD = "correct-horse-battery-staple"
 

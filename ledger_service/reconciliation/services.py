@@ -16,10 +16,10 @@ from uuid import UUID
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from ledger.models import Account, JournalEntry, MovementType, Posting
-from ledger.services import accounts_ensure, accounts_lock, system_account_get
 from rest_framework import status
 
+from ledger.models import Account, JournalEntry, MovementType, Posting
+from ledger.services import accounts_ensure, accounts_lock, system_account_get
 from reconciliation import checks, clients
 from reconciliation.models import Finding, ReconciliationRun, RepairAudit
 from reconciliation.selectors import (

@@ -16,12 +16,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
-from transactions.models import Transaction, TransactionStatus, TransactionType
-from transactions.services import Response, transaction_initiate
 
 from paymentrequests import clients
 from paymentrequests.models import PaymentRequest, RequestStatus
 from paymentrequests.selectors import payment_request_shape
+from transactions.models import Transaction, TransactionStatus, TransactionType
+from transactions.services import Response, transaction_initiate
 from walletkit.errors import ApiError
 from walletkit.events import PaymentRequestChanged, Topic, envelope_build
 from walletkit.money import InvalidAmount, amount_format, amount_parse

@@ -18,12 +18,12 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from rest_framework import status
-from transactions.models import Transaction, TransactionType
-from transactions.services import transaction_initiate
 
 from schedules import clients
 from schedules.dates import run_date, run_index_from, today_utc
 from schedules.models import RunStatus, ScheduledRun, ScheduledTransfer, ScheduleStatus
+from transactions.models import Transaction, TransactionType
+from transactions.services import transaction_initiate
 from walletkit.errors import ApiError
 from walletkit.money import InvalidAmount, amount_format, amount_parse
 

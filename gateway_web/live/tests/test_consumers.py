@@ -7,11 +7,9 @@ import uuid
 
 import jwt
 import pytest
-from accounts.tokens import session_start
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
-from config.asgi import application
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.backends.db import SessionStore
@@ -19,6 +17,8 @@ from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.tokens import session_start
+from config.asgi import application
 from live.consumers import CLOSE_UNAUTHENTICATED
 from live.tests.conftest import access_token
 

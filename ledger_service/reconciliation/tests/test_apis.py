@@ -2,8 +2,8 @@
 
 import pytest
 from django.utils import timezone
-from ledger.tests.conftest import client_with, user_token
 
+from ledger.tests.conftest import client_with, user_token
 from reconciliation.models import ReconciliationRun
 from walletkit.inbox.models import DeadLetter
 from walletkit.testing.tokens import service_token_as

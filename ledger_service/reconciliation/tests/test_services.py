@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.utils import timezone
+
 from ledger.models import JournalEntry, Posting
 from ledger.selectors import account_balance
 from ledger.tests.conftest import deposit
-
 from reconciliation import services
 from reconciliation.models import Finding, ReconciliationRun, RepairAudit
 from walletkit.errors import ApiError
