@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from rest_framework.test import APIClient
 
 from accounts.tests import totp
 from accounts.tokens import TokenObtainSerializer
+from walletkit.testing import clients
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -98,11 +98,7 @@ def downstream(settings) -> Iterator[Downstream]:
 
 @pytest.fixture
 def closed_port_url() -> str:
-    """A loopback URL nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return clients.closed_port_url()
 
 
 @pytest.fixture(autouse=True)

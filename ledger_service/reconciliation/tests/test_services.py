@@ -5,13 +5,13 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from ledger.models import JournalEntry, Posting
 from ledger.selectors import account_balance
 from ledger.tests.conftest import deposit
 from reconciliation import services
-from reconciliation.models import Finding, ReconciliationRun, RepairAudit
+from reconciliation.models import Finding, RepairAudit
+from reconciliation.tests.factories import FindingFactory
 from walletkit.errors import DomainError
 
 pytestmark = pytest.mark.django_db
@@ -19,9 +19,8 @@ W = uuid.uuid4()
 
 
 def finding_for(wallet_id) -> Finding:
-    run = ReconciliationRun.objects.create(started_at=timezone.now(), trigger="test")
-    return Finding.objects.create(
-        run=run, kind="WALLET_BALANCE_DRIFT", severity="CRITICAL", subject=str(wallet_id),
+    return FindingFactory(
+        kind="WALLET_BALANCE_DRIFT", severity="CRITICAL", subject=str(wallet_id),
         subject_ids={"wallet_id": str(wallet_id)}, currency="EUR", expected="10.0000", actual="12.0000",
     )  # fmt: skip
 

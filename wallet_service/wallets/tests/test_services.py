@@ -7,6 +7,7 @@ from django.db import connection, transaction
 
 from walletkit.errors import DomainError, domain_error_status
 from walletkit.outbox.models import OutboxEvent
+from walletkit.testing.threads import in_threads
 from walletkit.testing.waiting import wait_until
 from wallets import services
 from wallets.models import Hold, Wallet
@@ -205,29 +206,6 @@ def test_withdrawal_capture_debits_only_the_sender():
     services.hold_capture(transaction_id=hold.transaction_id)
     wallet.refresh_from_db()
     assert (wallet.balance, wallet.held) == (Decimal("29.8766"), Decimal("0"))
-
-
-def in_threads(count: int, work) -> list[BaseException]:
-    """Run ``work(i)`` in ``count`` threads started together; return what they raised."""
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def run(index: int) -> None:
-        try:
-            start.wait()
-            work(index)
-        except BaseException as exc:  # noqa: BLE001 — collected and asserted on by the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
-    return errors
 
 
 @pytest.mark.django_db(transaction=True)
