@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,12 +12,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 import pytest
-from accounts.tests import totp
-from accounts.tokens import TokenObtainSerializer
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django_otp.plugins.otp_totp import models as totp_models
 from rest_framework.test import APIClient
+
+from accounts.tests import totp
+from accounts.tokens import TokenObtainSerializer
+from walletkit.testing import clients
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -97,11 +98,7 @@ def downstream(settings) -> Iterator[Downstream]:
 
 @pytest.fixture
 def closed_port_url() -> str:
-    """A loopback URL nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return clients.closed_port_url()
 
 
 @pytest.fixture(autouse=True)

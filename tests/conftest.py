@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.people import Person
 from walletkit.devstack import infra
 from walletkit.devstack.stack import SERVICES, Stack, StackConfig
 
@@ -112,3 +113,14 @@ def api(gateway_url: str) -> Iterator[httpx.Client]:
     """An HTTP client on the gateway (fresh per test, so cookies and tokens never leak between tests)."""
     with httpx.Client(base_url=gateway_url, timeout=10) as client:
         yield client
+
+
+# Two fresh people per test (test_security.py keeps its own, module-scoped, with more set up).
+@pytest.fixture
+def alice(gateway_url) -> Person:
+    return Person.sign_up(gateway_url, prefix="alice")
+
+
+@pytest.fixture
+def bob(gateway_url) -> Person:
+    return Person.sign_up(gateway_url, prefix="bob")

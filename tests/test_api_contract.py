@@ -22,16 +22,6 @@ ENTRY_KEYS = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def alice(gateway_url) -> Person:
-    return Person.sign_up(gateway_url, prefix="alice")
-
-
-@pytest.fixture
-def bob(gateway_url) -> Person:
-    return Person.sign_up(gateway_url, prefix="bob")
-
-
 def _walk(person: Person, path: str, **params) -> list[dict]:
     """Every item of a paginated list, following ``next`` (a full gateway URL) to the end."""
     items, response = [], person.get(path, **params)

@@ -17,9 +17,9 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, Tab
+from tests.browser import Tab, chromium_launched
 from tests.people import PASSWORD, Person
 from walletkit.devstack.stack import REPO_ROOT, Stack
 from walletkit.testing.waiting import wait_until
@@ -31,10 +31,7 @@ expect.set_options(timeout=15_000)
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    yield from chromium_launched()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
 
-import pytest
 from websockets.sync.client import connect
 
 from tests import invariants
@@ -17,16 +16,6 @@ from tests.people import Person
 from walletkit.testing.waiting import wait_until
 
 DEADLINE = 60.0
-
-
-@pytest.fixture
-def alice(gateway_url) -> Person:
-    return Person.sign_up(gateway_url, prefix="alice")
-
-
-@pytest.fixture
-def bob(gateway_url) -> Person:
-    return Person.sign_up(gateway_url, prefix="bob")
 
 
 @contextmanager

@@ -11,25 +11,15 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, Tab
+from tests.browser import Tab, chromium_launched
 from tests.people import Person
 from tests.test_reconciliation import critical, run_now, token
 from tests.test_saga import assert_invariants, republish_everything_and_wait
 from walletkit.testing.waiting import wait_until
 
 expect.set_options(timeout=15_000)
-
-
-@pytest.fixture
-def alice(gateway_url) -> Person:
-    return Person.sign_up(gateway_url, prefix="alice")
-
-
-@pytest.fixture
-def bob(gateway_url) -> Person:
-    return Person.sign_up(gateway_url, prefix="bob")
 
 
 def limits_set(person: Person, daily: str | None, monthly: str | None = None, wallet_id: str | None = None):
@@ -225,10 +215,7 @@ def test_reconciliation_proves_the_books_with_refunds(stack, alice, bob):
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    yield from chromium_launched()
 
 
 def signed_in_tab(browser: Browser, gateway_url: str, person: Person) -> Tab:

@@ -25,16 +25,6 @@ from walletkit.testing.tokens import service_token_as
 from walletkit.testing.waiting import wait_until
 
 
-@pytest.fixture
-def alice(gateway_url) -> Person:
-    return Person.sign_up(gateway_url, prefix="alice")
-
-
-@pytest.fixture
-def bob(gateway_url) -> Person:
-    return Person.sign_up(gateway_url, prefix="bob")
-
-
 def assert_invariants(stack: Stack) -> None:
     invariants.wait_quiet(stack)
     wait_until(lambda: invariants.history_complete(stack), timeout=60, message="history caught up")

@@ -24,16 +24,6 @@ from walletkit.testing.waiting import wait_until
 RUN_DEADLINE = 60.0  # created → its run's transfer SUCCESS through every worker; the wait ends when it does
 
 
-@pytest.fixture
-def alice(gateway_url) -> Person:
-    return Person.sign_up(gateway_url, prefix="alice")
-
-
-@pytest.fixture
-def bob(gateway_url) -> Person:
-    return Person.sign_up(gateway_url, prefix="bob")
-
-
 def today() -> str:
     return datetime.now(UTC).date().isoformat()
 

@@ -473,7 +473,7 @@ def guesses_until_refused(client: httpx.Client, username: str, *, attempts: int,
 
 def test_a_new_x_forwarded_for_per_guess_does_not_escape_the_lockout(gateway_url):
     """Issue 14, as measured: 30 guesses each with another X-Forwarded-For were all 401 and the right
-    password then 200 — daphne --proxy-headers believed the header from anyone."""
+    password then 200 — the gateway's server (daphne then) with --proxy-headers believed the header from anyone."""
     person = Person.sign_up(gateway_url, prefix="spoof")
     statuses = guesses_until_refused(
         person.client, person.username, attempts=30, headers=lambda n: {"X-Forwarded-For": f"198.51.100.{n + 1}"}

@@ -80,7 +80,7 @@ def key_id(public_key) -> str:
 @lru_cache(maxsize=64)
 def _public_keys(value: str, version) -> dict[str, object]:
     """Parsed once per (setting, file version): PyJWT given a PEM string re-parses it on every call
-    (loading RSA keys was 38 % of transaction_service's CPU, docs/benchmark.md)."""
+    (loading RSA keys was transaction_service's largest cost in the first profile, docs/benchmark.md)."""
     blocks = PEM_PUBLIC_KEY.findall(_read_key(value))
     if not blocks:
         raise ValueError(f"no PEM public key in {value[:60]!r}")

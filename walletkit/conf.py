@@ -32,7 +32,7 @@ KAFKA_PARTITIONS = env.int("KAFKA_PARTITIONS", default=8)
 KAFKA_DELIVERY_TIMEOUT_MS = env.int("KAFKA_DELIVERY_TIMEOUT_MS", default=10000)
 # How long the broker may hold a consumer's fetch open when there is nothing new. Tansu rechecks
 # about every half of it while holding, so this adds ≤ half of it per saga hop; shorter costs the
-# broker CPU in fetch requests (measured, 3 groups × 200 msg/s: 10 ms 0.41 cores, 50 ms 0.25).
+# broker CPU in fetch requests (measured: docs/benchmark.md, second session).
 KAFKA_FETCH_WAIT_MS = env.int("KAFKA_FETCH_WAIT_MS", default=50)
 # How often a consumer commits its offsets (ms): a crash replays at most this much, as duplicates.
 KAFKA_COMMIT_INTERVAL_MS = env.int("KAFKA_COMMIT_INTERVAL_MS", default=500)

@@ -32,8 +32,8 @@ def rows_update(rows: Sequence[Model], fields: Sequence[str]) -> int:
     """Write ``fields`` of model instances (one model) in ONE ``UPDATE … FROM (VALUES …)``, by primary key.
 
     What ``QuerySet.bulk_update`` does, but bulk_update builds a ``CASE WHEN pk = … THEN …`` expression
-    per row and field, and resolving those expressions was a fifth of a consumer's CPU at batches of
-    one or two (docs/benchmark.md). Values are prepared by each field (``get_db_prep_save``) and cast
+    per row and field, and resolving those expressions was a large share of a consumer's CPU at small
+    batches (docs/benchmark.md). Values are prepared by each field (``get_db_prep_save``) and cast
     to its column type, so they mean exactly what ``save()`` would write. Returns the rows updated.
     """
     if not rows:

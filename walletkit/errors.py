@@ -1,4 +1,9 @@
-"""Errors as JSON with a stable machine-readable ``code`` and a human ``detail``."""
+"""Errors as JSON with a stable machine-readable ``code`` and a human ``detail``.
+
+Services raise ``DomainError`` (a code, a detail, fields such as ``available``): they also run from
+consumers, the sweeper and the scheduler, where an HTTP status means nothing. ``exception_handler``
+answers it with the status ``STATUS_BY_CODE`` gives its code, the one map of codes to statuses.
+``ApiError`` stays for views and HTTP clients, which decide a status themselves."""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 
 class ApiError(exceptions.APIException):
@@ -15,6 +21,57 @@ class ApiError(exceptions.APIException):
         super().__init__(detail=detail, code=code)
         self.status_code = status_code
         self.extra = extra or {}
+
+
+class DomainError(Exception):
+    """A business rule said no, in a service. ``code`` and ``fields`` are part of the public contract."""
+
+    def __init__(self, detail: str, *, code: str, **fields):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+        self.fields = fields
+
+
+class RemoteRefused(DomainError):
+    """Another service refused a call made on the caller's behalf: its code and detail are passed on,
+    answered 422 whatever the code (the caller's request was valid; the other service said no)."""
+
+
+# Every DomainError code and its HTTP status. A code not listed here answers 400.
+STATUS_BY_CODE = {
+    # 400: the request itself is wrong
+    "invalid": status.HTTP_400_BAD_REQUEST,
+    "invalid_amount": status.HTTP_400_BAD_REQUEST,
+    "invalid_movement": status.HTTP_400_BAD_REQUEST,
+    "currency_required": status.HTTP_400_BAD_REQUEST,
+    "idempotency_key_required": status.HTTP_400_BAD_REQUEST,
+    "same_person": status.HTTP_400_BAD_REQUEST,
+    "same_wallet": status.HTTP_400_BAD_REQUEST,
+    # 403, 404
+    "permission_denied": status.HTTP_403_FORBIDDEN,
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "wallet_not_found": status.HTTP_404_NOT_FOUND,
+    "finding_not_found": status.HTTP_404_NOT_FOUND,
+    # 409: the state changed or already moved on
+    "version_conflict": status.HTTP_409_CONFLICT,
+    "transaction_id_conflict": status.HTTP_409_CONFLICT,
+    "finding_resolved": status.HTTP_409_CONFLICT,
+    "request_not_pending": status.HTTP_409_CONFLICT,
+    "schedule_finished": status.HTTP_409_CONFLICT,
+    # 422: valid, but a business rule says no
+    "insufficient_funds": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "limit_exceeded": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "currency_mismatch": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "balance_below_held": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "expired": status.HTTP_422_UNPROCESSABLE_ENTITY,
+}
+
+
+def domain_error_status(error: DomainError) -> int:
+    if isinstance(error, RemoteRefused):
+        return status.HTTP_422_UNPROCESSABLE_ENTITY
+    return STATUS_BY_CODE.get(error.code, status.HTTP_400_BAD_REQUEST)
 
 
 _CODES = {
@@ -37,6 +94,9 @@ def exception_handler(exc, context):
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "1"},
         )
+    if isinstance(exc, DomainError):
+        set_rollback()  # as DRF does for its own exceptions: ATOMIC_REQUESTS must not commit a refusal
+        return Response({"code": exc.code, "detail": exc.detail, **exc.fields}, status=domain_error_status(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

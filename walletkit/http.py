@@ -22,8 +22,9 @@ class ServiceUnavailable(Exception):
 
 def _client() -> httpx.Client:
     """One client per process, shared by its threads (httpx's pool is thread-safe). Not one per thread:
-    under ASGI every request runs in a fresh thread, so a per-thread client was built (SSL context and
-    all: 60% of the gateway's CPU) and its keep-alive connections thrown away on every request."""
+    request threads come and go (under Django's ASGI handler, one per request), and a per-thread client
+    is built — SSL context and all, once the gateway's largest cost (docs/benchmark.md) — and its
+    keep-alive connections thrown away with its thread."""
     global _shared
     if _shared is None:
         with _lock:

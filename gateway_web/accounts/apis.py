@@ -3,9 +3,6 @@ and change, and the signed-in sessions."""
 
 from __future__ import annotations
 
-from api.auth import GatewayBearerAuthentication, IsUser
-from api.shapes import ErrorSerializer
-from api.throttling import ScopedThrottle, password_reset_throttle_wait
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -31,6 +28,9 @@ from accounts.two_factor import (
     two_factor_setup,
     two_factor_status,
 )
+from api.auth import GatewayBearerAuthentication, IsUser
+from api.shapes import ErrorSerializer
+from api.throttling import ScopedThrottle, password_reset_throttle_wait
 
 
 def _errors(**described: str) -> dict:

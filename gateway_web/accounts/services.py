@@ -20,7 +20,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
-from live.sessions import user_sockets_close
 from rest_framework import exceptions, status
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -29,6 +28,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.lockout import username_failure_record, username_locked_out
 from accounts.models import Session
 from accounts.tokens import SESSION_CLAIM, LoginLockedOut
+from live.sessions import user_sockets_close
 from walletkit.errors import ApiError
 from walletkit.http import ServiceUnavailable, service_request
 

@@ -20,6 +20,7 @@ django_http_app = WSGIMiddleware(get_wsgi_application(), workers=settings.GATEWA
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
 from live.auth import LiveAuthMiddlewareStack  # noqa: E402
 from live.routing import websocket_urlpatterns  # noqa: E402
 

@@ -25,11 +25,11 @@ import json
 import logging
 import time
 
-from api.people import transactions_name_counterparties
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from api.people import transactions_name_counterparties
 from live.auth import AccessTokenCookieMiddleware, InvalidToken, LiveIdentity, identity_from_token
 from walletkit.channels import PAYMENT_REQUEST, TRANSACTION_STATUS, user_group_name
 

@@ -14,14 +14,14 @@ import hashlib
 from dataclasses import dataclass
 
 import jwt
-from accounts.selectors import user_get_active
-from accounts.tokens import refresh_token_live, token_pair_rotate
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 
+from accounts.selectors import user_get_active
+from accounts.tokens import refresh_token_live, token_pair_rotate
 from walletkit.auth import Principal, user_token_verify
 
 # Two requests of one page (a partial swap, the websocket's status fetch) can present the same

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from api.shapes import TRANSACTION_STATUSES, TRANSACTION_TYPES
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 
+from api.shapes import TRANSACTION_STATUSES, TRANSACTION_TYPES
 from walletkit.money import InvalidAmount, InvalidCurrency, amount_parse, currency_parse
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255

@@ -9,14 +9,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from api.client import DownstreamError
-from api.payment_requests import payment_request_create_as
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from api.client import DownstreamError
+from api.payment_requests import payment_request_create_as
 from pages import remote
 from pages.forms import PaymentRequestForm, PayRequestForm, ScheduleForm, idempotency_key_new
 from pages.views import _errors_from, _partial, _recipient, _with_new_key, signin_required, throttled

@@ -8,11 +8,11 @@ import time
 from decimal import Decimal
 from uuid import UUID
 
-from api.client import DownstreamError, movement_payload, movement_timeout, service_call
-from api.people import history_name_counterparties, transactions_name_counterparties
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
+from api.client import DownstreamError, movement_payload, movement_timeout, service_call
+from api.people import history_name_counterparties, transactions_name_counterparties
 from walletkit.money import amount_format
 
 IN_PROGRESS_RETRY_SECONDS = 0.2

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import functools
 
-from api.client import DownstreamError, service_call
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from api.client import DownstreamError, service_call
 from pages import charts
 from pages.forms import ResolveForm
 from pages.views import signin_required

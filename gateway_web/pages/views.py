@@ -11,6 +11,16 @@ from decimal import Decimal
 from urllib.parse import urlencode
 from uuid import UUID
 
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from rest_framework import exceptions
+
 from accounts.selectors import session_list_live
 from accounts.services import (
     PASSWORD_RESET_ACCEPTED,
@@ -32,16 +42,6 @@ from accounts.two_factor import (
 from api import statements
 from api.client import DownstreamError
 from api.throttling import password_reset_throttle_wait, throttle_wait
-from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
-from django.views.decorators.vary import vary_on_headers
-from rest_framework import exceptions
-
 from pages import charts, remote
 from pages.cookies import tokens_clear, tokens_set
 from pages.forms import (

@@ -6,6 +6,7 @@ os.environ.setdefault("SERVICE_NAME", "history")
 
 from walletkit.conf import *  # noqa: E402, F403
 from walletkit.conf import CHANNEL_LAYER, INSTALLED_APPS  # noqa: E402
+from walletkit.events import Topic  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "channels", "history"]
 
@@ -18,7 +19,7 @@ CHANNEL_LAYERS = {"default": CHANNEL_LAYER}
 CONSUMERS = {
     name: {"topic": topic, "handlers": f"history.handlers.{handler}", "group": "history"}
     for name, topic, handler in [
-        ("history-wallet-events", "wallet.events", "wallet_event_handle"),
-        ("history-transaction-events", "transaction.events", "transaction_event_handle"),
+        ("history-wallet-events", Topic.WALLET_EVENTS, "wallet_event_handle"),
+        ("history-transaction-events", Topic.TRANSACTION_EVENTS, "transaction_event_handle"),
     ]
 }

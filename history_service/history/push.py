@@ -2,7 +2,7 @@
 
 ``async_to_sync`` called from a plain thread runs each call in a new event loop (in a new thread),
 and channels-redis keeps its Redis connections per loop: every push opened and closed connections —
-a third of the history consumer's CPU under load. Here the calling thread keeps one loop, so the
+the history consumer's largest cost under load (docs/benchmark.md). Here the calling thread keeps one loop, so the
 connections stay open; sending stays synchronous and in order. (A background sender thread was
 tried: under load it waited on the GIL at every Redis round trip and fell tens of seconds behind.)
 """

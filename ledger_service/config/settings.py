@@ -6,12 +6,13 @@ os.environ.setdefault("SERVICE_NAME", "ledger")
 
 from walletkit.conf import *  # noqa: E402, F403
 from walletkit.conf import INSTALLED_APPS, env  # noqa: E402
+from walletkit.events import Topic  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "ledger", "reconciliation"]
 METRICS_DATABASE_COLLECTORS = ["reconciliation.metrics.ReconciliationCollector"]
 
 CONSUMERS = {
-    "ledger-wallet-events": {"topic": "wallet.events", "handlers": "ledger.handlers.wallet_event_handle"},
+    "ledger-wallet-events": {"topic": Topic.WALLET_EVENTS, "handlers": "ledger.handlers.wallet_event_handle"},
 }
 
 # Reconciliation (seconds): how far back the wallet service lists captured holds (clock skew between

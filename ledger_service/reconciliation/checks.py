@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ledger.models import Account
-
 from reconciliation.selectors import ZERO, Snapshot
 from walletkit.money import amount_format
 

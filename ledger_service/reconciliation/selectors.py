@@ -41,9 +41,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+
 from ledger.models import Account, JournalEntry, MovementType
 from ledger.selectors import repeatable_read  # noqa: F401 (reconciliation.services takes it from here)
-
 from reconciliation import clients
 from reconciliation.models import ReconciliationRun
 

@@ -16,10 +16,9 @@ from uuid import UUID
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+
 from ledger.models import Account, JournalEntry, MovementType, Posting
 from ledger.services import accounts_ensure, accounts_lock, system_account_get
-from rest_framework import status
-
 from reconciliation import checks, clients
 from reconciliation.models import Finding, ReconciliationRun, RepairAudit
 from reconciliation.selectors import (
@@ -30,7 +29,7 @@ from reconciliation.selectors import (
     repeatable_read,
     snapshot_take,
 )
-from walletkit.errors import ApiError
+from walletkit.errors import DomainError, RemoteRefused
 from walletkit.http import ServiceUnavailable
 from walletkit.money import amount_format
 
@@ -102,11 +101,9 @@ def _finding_open(finding_id: int | None) -> Finding | None:
         return None
     finding = Finding.objects.select_for_update().filter(id=finding_id).first()
     if finding is None:
-        raise ApiError("Finding not found.", code="finding_not_found", status_code=status.HTTP_404_NOT_FOUND)
+        raise DomainError("Finding not found.", code="finding_not_found")
     if finding.status != Finding.Status.OPEN:
-        raise ApiError(
-            "The finding is already resolved.", code="finding_resolved", status_code=status.HTTP_409_CONFLICT
-        )
+        raise DomainError("The finding is already resolved.", code="finding_resolved")
     return finding
 
 
@@ -145,7 +142,7 @@ def ledger_figure_for_wallet(*, wallet_id: UUID) -> tuple[Decimal, dict]:
             wallet_id=wallet_id, captured_since=snapshot.taken_at - timedelta(seconds=settings.RECONCILE_CLOCK_MARGIN)
         )
         if page is None:
-            raise ApiError("Wallet not found.", code="wallet_not_found", status_code=status.HTTP_404_NOT_FOUND)
+            raise DomainError("Wallet not found.", code="wallet_not_found")
         [wallet] = page["wallets"]
         snapshot.wallets = [wallet]
         snapshot.wallet_holds = {wallet["id"]: page["holds"]}
@@ -174,10 +171,10 @@ def wallet_resync_from_ledger(
             continue
         if response.status_code != 200:
             body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-            raise ApiError(
+            raise RemoteRefused(
                 body.get("detail", f"wallet service answered {response.status_code}"),
-                code=body.get("code", "resync_failed"), status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
-            )  # fmt: skip
+                code=body.get("code", "resync_failed"),
+            )
         after = response.json()
         return _resync_audit(
             wallet_id=wallet_id, reason=reason, actor=actor, finding_id=finding_id,
@@ -185,9 +182,7 @@ def wallet_resync_from_ledger(
             after={"balance": after["balance"], "held": after["held"], "version": after["version"],
                    "ledger_figure": amount_format(figure)},
         )  # fmt: skip
-    raise ApiError(
-        "The wallet kept changing; try again.", code="version_conflict", status_code=status.HTTP_409_CONFLICT
-    )
+    raise DomainError("The wallet kept changing; try again.", code="version_conflict")
 
 
 def _finding_check(finding_id: int | None) -> None:
@@ -226,20 +221,19 @@ def adjustment_post(
     """
     finding = _finding_open(finding_id)
     if amount == ZERO:
-        raise ApiError("An adjustment moves a non-zero amount.", code="invalid_amount")
+        raise DomainError("An adjustment moves a non-zero amount.", code="invalid_amount")
     existing = Account.objects.filter(wallet_id=wallet_id).first()
     currency = existing.currency if existing else (currency or (finding.currency if finding else ""))
     if not currency:
-        raise ApiError("The wallet has no ledger account: give its currency.", code="currency_required")
+        raise DomainError("The wallet has no ledger account: give its currency.", code="currency_required")
     wallet_account = accounts_ensure(wallet_ids=[wallet_id], currency=currency)[wallet_id]
     suspense = system_account_get(kind=Account.Kind.SUSPENSE, currency=currency)
     # The same lock order as every posting (account id ascending): no deadlock with a saga's entry.
     locked = accounts_lock([wallet_account.id, suspense.id])
     wallet_account, suspense = locked[wallet_account.id], locked[suspense.id]
     if wallet_account.balance + amount < 0:
-        raise ApiError(
+        raise DomainError(
             "The adjustment would overdraw the wallet's account.", code="insufficient_funds",
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
         )  # fmt: skip
     before = {"wallet_account": amount_format(wallet_account.balance), "suspense": amount_format(suspense.balance)}
     now = timezone.now()

@@ -6,6 +6,7 @@ os.environ.setdefault("SERVICE_NAME", "transaction")
 
 from walletkit.conf import *  # noqa: E402, F403
 from walletkit.conf import INSTALLED_APPS, env  # noqa: E402
+from walletkit.events import Topic  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "transactions", "schedules", "paymentrequests"]
 
@@ -13,8 +14,8 @@ INSTALLED_APPS = [*INSTALLED_APPS, "transactions", "schedules", "paymentrequests
 CONSUMERS = {
     name: {"topic": topic, "handlers": f"transactions.handlers.{handler}", "group": "transaction"}
     for name, topic, handler in [
-        ("transaction-ledger-events", "ledger.events", "ledger_event_handle"),
-        ("transaction-wallet-events", "wallet.events", "wallet_event_handle"),
+        ("transaction-ledger-events", Topic.LEDGER_EVENTS, "ledger_event_handle"),
+        ("transaction-wallet-events", Topic.WALLET_EVENTS, "wallet_event_handle"),
     ]
 }
 

@@ -15,14 +15,13 @@ from uuid import UUID
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import status
-from transactions.models import Transaction, TransactionStatus, TransactionType
-from transactions.services import Response, transaction_initiate
 
 from paymentrequests import clients
 from paymentrequests.models import PaymentRequest, RequestStatus
 from paymentrequests.selectors import payment_request_shape
-from walletkit.errors import ApiError
+from transactions.models import Transaction, TransactionStatus, TransactionType
+from transactions.services import Response, transaction_initiate
+from walletkit.errors import DomainError
 from walletkit.events import PaymentRequestChanged, Topic, envelope_build
 from walletkit.money import InvalidAmount, amount_format, amount_parse
 from walletkit.outbox.services import outbox_event_create
@@ -31,19 +30,17 @@ TRANSFER_KEY_PREFIX = "payment-request:"
 IDEMPOTENCY_KEY_MAX = 255
 
 
-def _not_found() -> ApiError:
-    return ApiError("Payment request not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+def _not_found() -> DomainError:
+    return DomainError("Payment request not found.", code="not_found")
 
 
-def _not_pending(request: PaymentRequest) -> ApiError:
+def _not_pending(request: PaymentRequest) -> DomainError:
     state = "being paid" if request.status == RequestStatus.PENDING else request.status.lower()
-    return ApiError(
-        f"This payment request is {state}.", code="request_not_pending", status_code=status.HTTP_409_CONFLICT
-    )
+    return DomainError(f"This payment request is {state}.", code="request_not_pending")
 
 
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError("Some fields are invalid.", code="invalid", extra={"errors": {field: [message]}})
+def _invalid(field: str, message: str) -> DomainError:
+    return DomainError("Some fields are invalid.", code="invalid", errors={field: [message]})
 
 
 def _changed_emit(request: PaymentRequest) -> None:
@@ -78,12 +75,12 @@ def payment_request_create(
     except InvalidAmount as exc:
         raise _invalid("amount", str(exc)) from None
     if payer_id == requester_id:
-        raise ApiError("You cannot ask yourself for money.", code="same_person")
+        raise DomainError("You cannot ask yourself for money.", code="same_person")
     if expires_at is not None and expires_at <= timezone.now():
         raise _invalid("expires_at", "Must be in the future.")
     wallet = clients.wallet_get(wallet_id=to_wallet_id)
     if wallet is None or int(wallet["owner_id"]) != requester_id:
-        raise ApiError("Wallet not found.", code="wallet_not_found", status_code=status.HTTP_404_NOT_FOUND)
+        raise DomainError("Wallet not found.", code="wallet_not_found")
     with transaction.atomic():
         request = PaymentRequest.objects.create(
             requester_id=requester_id, requester_username=requester_username, payer_id=payer_id,
@@ -149,7 +146,7 @@ def payment_request_pay(
     """Returns what POST /transactions would (202 transaction, 422 insufficient_funds, …); a refused
     transfer leaves the request PENDING for another try."""
     if not isinstance(idempotency_key, str) or not idempotency_key.strip():
-        raise ApiError("Send an Idempotency-Key.", code="idempotency_key_required")
+        raise DomainError("Send an Idempotency-Key.", code="idempotency_key_required")
     if len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
         raise _invalid("idempotency_key", f"At most {IDEMPOTENCY_KEY_MAX} characters.")
     request = _pay_start(request_id=request_id, payer_id=payer_id, idempotency_key=idempotency_key)
@@ -180,7 +177,7 @@ def payment_request_transfer_moved(tx: Transaction) -> None:
 def _finish(*, request_id: UUID, user_id: int, by: str, to: str) -> PaymentRequest:
     request = _locked(request_id=request_id, user_id=user_id)
     if getattr(request, f"{by}_id") != user_id:  # the other party: it sees the request, so no 404 to keep
-        raise ApiError(f"Only the {by} may do this.", code="permission_denied", status_code=status.HTTP_403_FORBIDDEN)
+        raise DomainError(f"Only the {by} may do this.", code="permission_denied")
     _expire_if_due(request)
     if request.status != RequestStatus.PENDING or _being_paid(request):
         raise _not_pending(request)

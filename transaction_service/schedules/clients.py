@@ -7,8 +7,8 @@ from uuid import UUID
 
 import httpx
 from django.conf import settings
-from transactions.clients import RESERVE_ATTEMPTS  # noqa: F401 (the saga's tries bound a run's lease)
 
+from transactions.clients import RESERVE_ATTEMPTS  # noqa: F401 (the saga's tries bound a run's lease)
 from walletkit.http import ServiceUnavailable, service_request
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 
 from paymentrequests.services import payment_requests_expire
-
 from schedules.services import scheduled_run_pay, scheduled_runs_claim
 
 logger = logging.getLogger(__name__)

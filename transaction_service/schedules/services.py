@@ -17,14 +17,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from rest_framework import status
-from transactions.models import Transaction, TransactionType
-from transactions.services import transaction_initiate
 
 from schedules import clients
 from schedules.dates import run_date, run_index_from, today_utc
 from schedules.models import RunStatus, ScheduledRun, ScheduledTransfer, ScheduleStatus
-from walletkit.errors import ApiError
+from transactions.models import Transaction, TransactionType
+from transactions.services import transaction_initiate
+from walletkit.errors import DomainError
 from walletkit.money import InvalidAmount, amount_format, amount_parse
 
 logger = logging.getLogger(__name__)
@@ -42,8 +41,8 @@ def _run_lease() -> timedelta:
     return timedelta(seconds=clients.RESERVE_ATTEMPTS * settings.SERVICE_HTTP_TIMEOUT + 5)
 
 
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError("Some fields are invalid.", code="invalid", extra={"errors": {field: [message]}})
+def _invalid(field: str, message: str) -> DomainError:
+    return DomainError("Some fields are invalid.", code="invalid", errors={field: [message]})
 
 
 def _amount(value: object) -> Decimal:
@@ -80,14 +79,14 @@ def schedule_create(
     wallet is checked at every run by the reserve, like any transfer. Dates are UTC; not in the past."""
     parsed = _amount(amount)
     if from_wallet_id == to_wallet_id:
-        raise ApiError("A transfer needs two different wallets.", code="same_wallet")
+        raise DomainError("A transfer needs two different wallets.", code="same_wallet")
     if start_date < today_utc():
         raise _invalid("start_date", "Must be today (UTC) or later.")
     if end_date is not None and end_date < start_date:
         raise _invalid("end_date", "Must be on or after start_date.")
     wallet = clients.own_wallet_get(wallet_id=from_wallet_id, user_token=user_token)
     if wallet is None:
-        raise ApiError("Wallet not found.", code="wallet_not_found", status_code=status.HTTP_404_NOT_FOUND)
+        raise DomainError("Wallet not found.", code="wallet_not_found")
     schedule = ScheduledTransfer(
         owner_id=owner_id, from_wallet_id=from_wallet_id, to_wallet_id=to_wallet_id, amount=parsed,
         currency=wallet["currency"], note=note, repeat=repeat, start_date=start_date, end_date=end_date,
@@ -100,7 +99,7 @@ def schedule_create(
 def _locked(*, schedule_id: UUID, owner_id: int) -> ScheduledTransfer:
     schedule = ScheduledTransfer.objects.select_for_update().filter(id=schedule_id, owner_id=owner_id).first()
     if schedule is None:
-        raise ApiError("Scheduled transfer not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+        raise DomainError("Scheduled transfer not found.", code="not_found")
     return schedule
 
 
@@ -110,9 +109,8 @@ def schedule_update(*, schedule_id: UUID, owner_id: int, changes: dict[str, Any]
     not yet recorded. Resuming skips the dates missed while paused (it never pays them late)."""
     schedule = _locked(schedule_id=schedule_id, owner_id=owner_id)
     if schedule.status in FINISHED:
-        raise ApiError(
+        raise DomainError(
             f"This scheduled transfer is {schedule.status.lower()}.", code="schedule_finished",
-            status_code=status.HTTP_409_CONFLICT,
         )  # fmt: skip
     if "amount" in changes:
         schedule.amount = _amount(changes["amount"])

@@ -6,9 +6,10 @@ os.environ.setdefault("SERVICE_NAME", "wallet")
 
 from walletkit.conf import *  # noqa: E402, F403
 from walletkit.conf import INSTALLED_APPS  # noqa: E402
+from walletkit.events import Topic  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "wallets"]
 
 CONSUMERS = {
-    "wallet-ledger-events": {"topic": "ledger.events", "handlers": "wallets.handlers.ledger_event_handle"},
+    "wallet-ledger-events": {"topic": Topic.LEDGER_EVENTS, "handlers": "wallets.handlers.ledger_event_handle"},
 }

@@ -1,4 +1,5 @@
-"""Kafka event handlers: parse the envelope, call one service. Run inside the inbox transaction."""
+"""Kafka event handlers: each gets a run of envelopes, parses them and calls one set-based service
+for the whole run (a run of one is the same path). Run inside the inbox transaction."""
 
 from __future__ import annotations
 

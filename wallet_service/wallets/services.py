@@ -11,10 +11,9 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework import status
 
 from walletkit.db import rows_update
-from walletkit.errors import ApiError
+from walletkit.errors import DomainError
 from walletkit.events import PAYLOADS, Envelope, EventType, Topic, WalletOpened, envelope_build
 from walletkit.money import amount_format, currency_parse
 from walletkit.outbox.services import outbox_event_create, outbox_events_create
@@ -24,9 +23,9 @@ from wallets.selectors import wallet_outgoing_used
 logger = logging.getLogger(__name__)
 
 
-def _wallet_not_found() -> ApiError:
+def _wallet_not_found() -> DomainError:
     # The same answer for "missing" and "someone else's": never reveal that another user's wallet exists.
-    return ApiError("Wallet not found.", code="wallet_not_found", status_code=status.HTTP_404_NOT_FOUND)
+    return DomainError("Wallet not found.", code="wallet_not_found")
 
 
 @transaction.atomic
@@ -103,17 +102,15 @@ def hold_reserve(
         # learn that a stranger's wallet id exists, nor its currency (threat model T28).
         raise _wallet_not_found()
     if (receiver and receiver.currency != hold_currency) or (currency and currency.upper() != hold_currency):
-        raise ApiError(
+        raise DomainError(
             "The wallets' currencies differ.",
             code="currency_mismatch",
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
         )
     if sender is not None and sender.available < amount:
-        raise ApiError(
+        raise DomainError(
             "Insufficient funds.",
             code="insufficient_funds",
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
-            extra={"available": amount_format(sender.available)},  # read under the lock: what could be paid now
+            available=amount_format(sender.available),  # read under the lock: what could be paid now
         )
     if sender is not None:
         _limits_check(sender, amount)
@@ -148,11 +145,10 @@ def _limits_check(sender: Wallet, amount: Decimal) -> None:
     )
     if amount > remaining:
         left = amount_format(max(remaining, Decimal(0)))
-        raise ApiError(
+        raise DomainError(
             f"This would exceed the wallet's spending limit: {left} {sender.currency} remains.",
             code="limit_exceeded",
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
-            extra={"remaining": left},
+            remaining=left,
         )
 
 
@@ -308,7 +304,7 @@ def _movement_check(*, type: str, from_wallet_id: UUID | None, to_wallet_id: UUI
     elif type in (Hold.Type.TRANSFER, Hold.Type.REFUND) and from_wallet_id == to_wallet_id:
         problem = "A transfer cannot go to the wallet it comes from."
     if problem:
-        raise ApiError(problem, code="invalid_movement")
+        raise DomainError(problem, code="invalid_movement")
 
 
 def _hold_retry(hold: Hold, *, type: str, amount: Decimal, acting_user_id: int) -> Hold:
@@ -319,16 +315,14 @@ def _hold_retry(hold: Hold, *, type: str, amount: Decimal, acting_user_id: int) 
     losing the unique index), so a void that commits at any moment before the reserve's insert wins.
     """
     if hold.status == Hold.Status.VOIDED:
-        raise ApiError(
+        raise DomainError(
             "The transaction expired before its funds were reserved.",
             code="expired",
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
         )
     if hold.type != type or hold.amount != amount or hold.owner_id != acting_user_id:
-        raise ApiError(
+        raise DomainError(
             "This transaction id already has a different hold.",
             code="transaction_id_conflict",
-            status_code=status.HTTP_409_CONFLICT,
         )
     return hold
 
@@ -409,16 +403,14 @@ def wallet_resync(*, wallet_id: UUID, balance: Decimal, expected_version: int, r
     if wallet is None:
         raise _wallet_not_found()
     if wallet.version != expected_version:
-        raise ApiError(
+        raise DomainError(
             "The wallet changed since the ledger's figure was computed; reconcile again.",
             code="version_conflict",
-            status_code=status.HTTP_409_CONFLICT,
         )
     if balance < 0 or balance < wallet.held:
-        raise ApiError(
+        raise DomainError(
             "The balance would be below what the wallet holds.",
             code="balance_below_held",
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
         )
     before, version_before = wallet.balance, wallet.version
     wallet.balance = balance

@@ -39,7 +39,8 @@ from walletkit.shutdown import ShutdownFlag
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 5.0
-# The relay's two statements per batch, in SQL: the ORM's compiling of them was half the relay's CPU.
+# The relay's two statements per batch, in SQL: the ORM's compiling of them was a large share
+# of the relay's CPU (docs/benchmark.md).
 # The envelope goes out as the database's text of it (valid JSON, as the consumers parse it), and its
 # type and correlation id, which the headers carry, are read alongside.
 _TABLE = OutboxEvent._meta.db_table

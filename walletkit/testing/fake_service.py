@@ -84,3 +84,11 @@ def serve(service: FakeService) -> Iterator[FakeService]:
     yield service
     server.shutdown()
     server.server_close()
+
+
+def serve_as(name: str, settings) -> Iterator[FakeService]:
+    """A fake standing in for service ``name``: ``settings.SERVICE_URLS[name]`` points at it while it runs
+    (``settings``: pytest-django's fixture, which restores the setting after the test)."""
+    for service in serve(FakeService()):
+        settings.SERVICE_URLS = {**settings.SERVICE_URLS, name: service.url}
+        yield service

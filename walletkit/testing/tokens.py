@@ -25,3 +25,19 @@ def service_token_as(
     if on_behalf_of is not None:
         claims["user_id"] = on_behalf_of
     return jwt.encode(claims, key, algorithm="RS256")
+
+
+def user_token(
+    user_id: int,
+    *,
+    is_staff: bool = False,
+    seconds: float = 300,
+    token_type: str = "access",
+    keys_dir: Path | None = None,
+) -> str:
+    """An access token as the gateway signs it (RS256), with the key the test plugin generated."""
+    key = ((keys_dir or settings.KEYS_DIR) / "jwt_private.pem").read_text()
+    now = time.time()
+    claims = {"user_id": user_id, "is_staff": is_staff, "token_type": token_type}
+    claims |= {"iat": int(now), "exp": int(now + seconds)}
+    return jwt.encode(claims, key, algorithm="RS256")

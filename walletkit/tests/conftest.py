@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 
 from walletkit.devstack.infra import topics_ensure
 from walletkit.events import Envelope, EventType, dead_letter_topic, envelope_build
@@ -27,6 +25,7 @@ from walletkit.inbox.registry import ConsumerSpec, consumer_get
 from walletkit.outbox.relay import OutboxRelay
 from walletkit.outbox.services import outbox_event_create
 from walletkit.shutdown import ShutdownFlag
+from walletkit.testing.threads import Worker
 
 KIT_TOPIC = "kit.events"
 KIT_CONSUMER = "kit-effects"
@@ -61,33 +60,6 @@ def outbox_write(*envelopes: Envelope, key: str | None = None) -> list[Envelope]
         for envelope in envelopes:
             outbox_event_create(topic=KIT_TOPIC, key=key or envelope.event_id, envelope=envelope)
     return list(envelopes)
-
-
-class Worker:
-    """A relay or consumer loop running in a thread until stopped; its DB connection is closed after."""
-
-    def __init__(self, name: str, target: Callable[[ShutdownFlag], None]) -> None:
-        self.shutdown = ShutdownFlag()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(target,), name=name, daemon=True)
-        self.thread.start()
-
-    def _run(self, target) -> None:
-        try:
-            target(self.shutdown)
-        except BaseException as exc:  # surfaced by stop(): a crashed worker fails the test
-            self.error = exc
-        finally:
-            connections.close_all()
-
-    def stop(self) -> None:
-        self.shutdown.request()
-        self.thread.join(timeout=30)
-        if self.thread.is_alive():
-            frame = sys._current_frames().get(self.thread.ident)
-            raise AssertionError(f"{self.thread.name} did not stop:\n{''.join(traceback.format_stack(frame))}")
-        if self.error:
-            raise self.error
 
 
 @pytest.fixture

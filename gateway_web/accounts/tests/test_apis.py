@@ -8,11 +8,12 @@ import time
 
 import jwt
 import pytest
-from conftest import PASSWORD, access_token_for
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+
+from conftest import PASSWORD, access_token_for
 
 REGISTER = "/api/v1/auth/register"
 TOKEN = "/api/v1/auth/token"

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import PASSWORD
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.mailbox import bodies, mails_in, reset_link
+from conftest import PASSWORD
 
 RESET = "/api/v1/auth/password/reset"
 CONFIRM = "/api/v1/auth/password/reset/confirm"

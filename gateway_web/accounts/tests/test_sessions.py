@@ -7,13 +7,13 @@ import uuid
 
 import jwt
 import pytest
-from conftest import access_token_for
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import Session
 from accounts.tests.test_passwords import bearer, login, refreshes
+from conftest import access_token_for
 
 SESSIONS = "/api/v1/auth/sessions"
 REFRESH = "/api/v1/auth/token/refresh"

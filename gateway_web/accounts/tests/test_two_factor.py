@@ -9,12 +9,12 @@ import base64
 import threading
 
 import pytest
-from conftest import PASSWORD, access_token_for
 from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.tests.totp import STEP, code
 from accounts.two_factor import two_factor_code_accepted
+from conftest import PASSWORD, access_token_for
 
 TOKEN = "/api/v1/auth/token"
 STATUS = "/api/v1/auth/2fa"

@@ -1,20 +1,9 @@
-"""Websocket fixtures: RS256 access tokens signed with the session's key, a fresh Redis channel layer."""
+"""Websocket fixtures: a fresh Redis channel layer (tokens: walletkit.testing.tokens.user_token)."""
 
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
-
-import jwt
 import pytest
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
-
-
-def access_token(user_id: int, *, seconds: float = 300, token_type: str = "access") -> str:
-    key = (Path(os.environ["WALLET_DATA_DIR"]) / "keys" / "jwt_private.pem").read_text()
-    claims = {"user_id": user_id, "token_type": token_type, "is_staff": False, "exp": int(time.time() + seconds)}
-    return jwt.encode(claims, key, algorithm="RS256")
 
 
 @pytest.fixture(autouse=True)

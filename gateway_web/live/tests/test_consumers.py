@@ -7,11 +7,9 @@ import uuid
 
 import jwt
 import pytest
-from accounts.tokens import session_start
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
-from config.asgi import application
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.backends.db import SessionStore
@@ -19,8 +17,10 @@ from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.tokens import session_start
+from config.asgi import application
 from live.consumers import CLOSE_UNAUTHENTICATED
-from live.tests.conftest import access_token
+from walletkit.testing.tokens import user_token
 
 DEADLINE = 10.0
 ORIGIN = (b"origin", b"http://testserver")
@@ -46,7 +46,7 @@ async def connected_by_message(user_id: int) -> WebsocketCommunicator:
     socket = communicator()
     connected, _ = await socket.connect(timeout=DEADLINE)
     assert connected
-    await socket.send_json_to({"type": "auth", "token": access_token(user_id)})
+    await socket.send_json_to({"type": "auth", "token": user_token(user_id)})
     assert await socket.receive_json_from(timeout=DEADLINE) == {"type": "auth.ok"}
     return socket
 
@@ -91,8 +91,8 @@ def test_another_users_socket_never_receives_the_message():
     "token",
     [
         "not-a-jwt",
-        access_token(121, seconds=-60),  # expired
-        access_token(121, token_type="refresh"),
+        user_token(121, seconds=-60),  # expired
+        user_token(121, token_type="refresh"),
         jwt.encode({"user_id": 121, "token_type": "access", "exp": 4102444800}, "x" * 32, algorithm="HS256"),
         None,
     ],
@@ -138,7 +138,7 @@ def test_the_socket_closes_when_the_token_expires():
     async def scenario():
         socket = communicator()
         await socket.connect(timeout=DEADLINE)
-        await socket.send_json_to({"type": "auth", "token": access_token(131, seconds=2)})
+        await socket.send_json_to({"type": "auth", "token": user_token(131, seconds=2)})
         assert await socket.receive_json_from(timeout=DEADLINE) == {"type": "auth.ok"}
 
         assert await closed_code(socket) == CLOSE_UNAUTHENTICATED
@@ -148,7 +148,7 @@ def test_the_socket_closes_when_the_token_expires():
 
 def test_the_access_token_cookie_authenticates_without_a_message():
     async def scenario():
-        socket = communicator(cookie=f"access_token={access_token(141)}")
+        socket = communicator(cookie=f"access_token={user_token(141)}")
         connected, _ = await socket.connect(timeout=DEADLINE)
         assert connected
         assert await socket.receive_json_from(timeout=DEADLINE) == {"type": "auth.ok"}
@@ -164,7 +164,7 @@ def test_the_access_token_cookie_authenticates_without_a_message():
 
 def test_an_expired_cookie_token_closes_with_4401():
     async def scenario():
-        socket = communicator(cookie=f"access_token={access_token(151, seconds=-5)}")
+        socket = communicator(cookie=f"access_token={user_token(151, seconds=-5)}")
         await socket.connect(timeout=DEADLINE)
 
         assert await closed_code(socket) == CLOSE_UNAUTHENTICATED
@@ -176,7 +176,7 @@ def test_a_token_in_the_url_is_not_accepted(settings):
     settings.LIVE_AUTH_TIMEOUT_SECONDS = 0.2
 
     async def scenario():
-        socket = WebsocketCommunicator(application, f"/ws/transactions/?token={access_token(161)}", headers=[ORIGIN])
+        socket = WebsocketCommunicator(application, f"/ws/transactions/?token={user_token(161)}", headers=[ORIGIN])
         await socket.connect(timeout=DEADLINE)
 
         assert await closed_code(socket) == CLOSE_UNAUTHENTICATED
@@ -186,7 +186,7 @@ def test_a_token_in_the_url_is_not_accepted(settings):
 
 def test_a_foreign_origin_is_refused():
     async def scenario():
-        socket = communicator(cookie=f"access_token={access_token(171)}", origin=b"https://evil.example")
+        socket = communicator(cookie=f"access_token={user_token(171)}", origin=b"https://evil.example")
         connected, _ = await socket.connect(timeout=DEADLINE)
 
         assert not connected

@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
 from accounts.models import Session
 from accounts.tests.mailbox import mails_in, reset_link
 from accounts.tests.test_passwords import login, refreshes
 from accounts.tests.totp import STEP, code
 from conftest import PASSWORD
-from django.conf import settings as django_settings
-from django.test import Client
 
 NEW_PASSWORD = "a-brand-new-passphrase-42"
 

@@ -6,10 +6,11 @@ import time
 
 import jwt
 import pytest
-from accounts.tokens import TokenObtainSerializer
-from conftest import PASSWORD
 from django.conf import settings
 from django.test import Client
+
+from accounts.tokens import TokenObtainSerializer
+from conftest import PASSWORD
 
 WALLET = {
     "id": "11111111-1111-1111-1111-111111111111", "owner_id": 1, "name": "Main", "currency": "USD",
@@ -168,8 +169,9 @@ def test_logout_with_an_expired_access_cookie_revokes_the_pair_it_was_renewed_to
 
 
 def test_money_forms_share_the_users_money_throttle_with_the_api(browser, user, downstream, settings):
-    from conftest import access_token_for
     from rest_framework.test import APIClient
+
+    from conftest import access_token_for
 
     settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "money": "2/min"}
     other = {**WALLET, "id": "33333333-3333-3333-3333-333333333333"}

@@ -3,42 +3,24 @@ listener, and the real consumer loops in threads."""
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import jwt
 import pytest
 from confluent_kafka import Producer
 from django.conf import settings
-from django.db import connections
 from rest_framework.test import APIClient
 
 from walletkit.events import PAYLOADS, Envelope, EventType, envelope_build
-from walletkit.inbox.loop import ConsumerLoop
-from walletkit.inbox.registry import consumer_get
-from walletkit.shutdown import ShutdownFlag
-from walletkit.testing.fake_service import FakeService, serve
-
-
-def user_token(user_id: int, *, seconds: int = 300, is_staff: bool = False) -> str:
-    key = (Path(os.environ["WALLET_DATA_DIR"]) / "keys" / "jwt_private.pem").read_text()
-    claims = {"user_id": user_id, "token_type": "access", "is_staff": is_staff, "exp": int(time.time()) + seconds}
-    return jwt.encode(claims, key, algorithm="RS256")
+from walletkit.testing import clients
+from walletkit.testing.fake_service import FakeService, serve_as
+from walletkit.testing.threads import Worker, consumer_worker
 
 
 @pytest.fixture
 def client_for() -> Callable[[int], APIClient]:
-    def make(user_id: int) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {user_token(user_id)}")
-        return client
-
-    return make
+    return clients.user_client
 
 
 def wallet_opened(wallet_id: uuid.UUID, owner_id: int, currency: str = "USD") -> Envelope:
@@ -87,35 +69,10 @@ def publish(*envelopes: Envelope) -> None:
     assert producer.flush(30) == 0 and not failures, failures
 
 
-class Worker:
-    """A consumer loop in a thread until stopped; a crash fails the test."""
-
-    def __init__(self, name: str) -> None:
-        self.shutdown = ShutdownFlag()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(name,), name=name, daemon=True)
-        self.thread.start()
-
-    def _run(self, name: str) -> None:
-        try:
-            ConsumerLoop(consumer_get(name), shutdown=self.shutdown).run()
-        except BaseException as exc:
-            self.error = exc
-        finally:
-            connections.close_all()
-
-    def stop(self) -> None:
-        self.shutdown.request()
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive(), f"{self.thread.name} did not stop"
-        if self.error:
-            raise self.error
-
-
 @pytest.fixture
 def history_consumers(transactional_db) -> Iterator[list[Worker]]:
     """Both history consumers, running for real against the session's broker."""
-    workers = [Worker(name) for name in settings.CONSUMERS]
+    workers = [consumer_worker(name) for name in settings.CONSUMERS]
     yield workers
     for worker in workers:
         worker.stop()
@@ -124,6 +81,4 @@ def history_consumers(transactional_db) -> Iterator[list[Worker]]:
 @pytest.fixture
 def fake_wallet_service(settings) -> Iterator[FakeService]:
     """A real HTTP server standing in for wallet_service (for wallets history has not heard of yet)."""
-    for service in serve(FakeService()):
-        settings.SERVICE_URLS = {**settings.SERVICE_URLS, "wallet": service.url}
-        yield service
+    yield from serve_as("wallet", settings)

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
-import jwt
 import pytest
 from rest_framework.test import APIClient
 
 from ledger import services
 from walletkit.outbox.models import OutboxEvent
-from walletkit.testing.tokens import service_token_as
-
-
-def user_token(user_id: int, *, is_staff: bool = False) -> str:
-    """An access token as the gateway signs it, with the key the test plugin generated."""
-    key = (Path(os.environ["WALLET_DATA_DIR"]) / "keys" / "jwt_private.pem").read_text()
-    claims = {"user_id": user_id, "is_staff": is_staff, "token_type": "access", "exp": int(time.time()) + 300}
-    return jwt.encode(claims, key, algorithm="RS256")
-
-
-def client_with(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
+from walletkit.testing.clients import client_with
+from walletkit.testing.tokens import service_token_as, user_token
 
 
 @pytest.fixture

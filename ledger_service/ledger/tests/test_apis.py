@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from ledger.models import Rejection
-from ledger.tests.conftest import client_with, deposit, events_for, transfer, user_token
-from walletkit.testing.tokens import service_token_as
+from ledger.tests.conftest import deposit, events_for, transfer
+from walletkit.testing.clients import client_with
+from walletkit.testing.tokens import service_token_as, user_token
 
 pytestmark = pytest.mark.django_db
 

@@ -1,19 +1,15 @@
-import threading
 import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from ledger.handlers import wallet_event_handle
 from ledger.models import Account, JournalEntry
 from ledger.selectors import account_balance
 from ledger.tests.conftest import events_for
 from walletkit.events import EventType, Topic, envelope_build
-from walletkit.inbox.loop import ConsumerLoop
-from walletkit.inbox.registry import consumer_get
 from walletkit.kafka import producer_create
-from walletkit.shutdown import ShutdownFlag
+from walletkit.testing.threads import consumer_worker
 from walletkit.testing.waiting import wait_until
 
 
@@ -79,22 +75,11 @@ def test_the_consumer_posts_a_duplicated_funds_reserved_once():
         producer.produce(str(Topic.WALLET_EVENTS), key=str(a), value=envelope.to_json())
     assert producer.flush(10) == 0
 
-    shutdown = ShutdownFlag()
-    loop = ConsumerLoop(consumer_get("ledger-wallet-events"), shutdown=shutdown)
-
-    def run():
-        try:
-            loop.run()
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=run)
-    worker.start()
+    worker = consumer_worker("ledger-wallet-events")
     try:
         wait_until(lambda: account_balance(wallet_id=sentinel_wallet) == 1, timeout=45)
     finally:
-        shutdown.request()
-        worker.join(timeout=30)
+        worker.stop()
     assert JournalEntry.objects.filter(transaction_id=reserved.transaction_id).count() == 1
     assert (account_balance(wallet_id=a), account_balance(wallet_id=b)) == (Decimal("15"), Decimal("5"))
     assert [e["event_type"] for e in events_for(reserved.transaction_id)] == ["LedgerPosted"]

@@ -1,4 +1,3 @@
-import threading
 import uuid
 from decimal import Decimal
 
@@ -10,6 +9,7 @@ from ledger import services
 from ledger.models import Account, JournalEntry, Posting, Rejection
 from ledger.selectors import account_balance, entry_status_get
 from ledger.tests.conftest import deposit, events_for, transfer
+from walletkit.testing.threads import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -169,31 +169,8 @@ def test_entry_status_of_an_unknown_transaction_is_none():
     assert entry_status_get(transaction_id=uuid.uuid4()) is None
 
 
-def in_threads(count: int, work) -> list[BaseException]:
-    """Run ``work(i)`` in ``count`` threads started together, each committing on its own connection.
-
-    The journal refuses TRUNCATE, so these tests cannot use a flushing transactional test case:
-    what they commit uses fresh wallet ids and a currency (SEK) no other test touches.
-    """
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def run(index: int) -> None:
-        try:
-            start.wait()
-            work(index)
-        except BaseException as exc:  # noqa: BLE001 — collected and asserted on by the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
-    return errors
+# in_threads: the journal refuses TRUNCATE, so these tests cannot use a flushing transactional test case:
+# what they commit uses fresh wallet ids and a currency (SEK) no other test touches.
 
 
 def test_opposite_transfers_post_concurrently_without_deadlock():

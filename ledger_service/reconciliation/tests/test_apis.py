@@ -1,12 +1,12 @@
 """Staff only: users and services get 403; staff see runs, and dead letters of this service."""
 
 import pytest
-from django.utils import timezone
-from ledger.tests.conftest import client_with, user_token
 
 from reconciliation.models import ReconciliationRun
+from reconciliation.tests.factories import ReconciliationRunFactory
 from walletkit.inbox.models import DeadLetter
-from walletkit.testing.tokens import service_token_as
+from walletkit.testing.clients import client_with
+from walletkit.testing.tokens import service_token_as, user_token
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +28,8 @@ def test_non_staff_cannot_run_or_resolve():
 
 
 def test_staff_list_runs_newest_first_and_see_a_run():
-    old = ReconciliationRun.objects.create(started_at=timezone.now(), trigger="test", status="CLEAN")
-    new = ReconciliationRun.objects.create(started_at=timezone.now(), trigger="test", status="FINDINGS")
+    old = ReconciliationRunFactory(status="CLEAN")
+    new = ReconciliationRunFactory(status="FINDINGS")
     staff = client_with(user_token(1, is_staff=True))
     body = staff.get("/reconciliation/runs", {"limit": 1}).json()
     assert [run["id"] for run in body["results"]] == [new.id] and body["next"] == new.id

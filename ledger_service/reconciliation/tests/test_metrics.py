@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from reconciliation.models import Finding, ReconciliationRun
+from reconciliation.tests.factories import FindingFactory, ReconciliationRunFactory
 from walletkit.metrics import metrics_text
 
 pytestmark = pytest.mark.django_db
@@ -17,18 +17,14 @@ pytestmark = pytest.mark.django_db
 
 def test_the_latest_finished_runs_open_findings_are_gauges_by_severity():
     now = timezone.now()
-    older = ReconciliationRun.objects.create(
-        started_at=now - timedelta(minutes=2), finished_at=now - timedelta(minutes=1), trigger="cron", status="FINDINGS"
+    older = ReconciliationRunFactory(
+        started_at=now - timedelta(minutes=2), finished_at=now - timedelta(minutes=1), status="FINDINGS"
     )
-    Finding.objects.create(run=older, kind="wallet_mismatch", severity="CRITICAL", subject="old")
-    latest = ReconciliationRun.objects.create(started_at=now, finished_at=now, trigger="cron", status="FINDINGS")
-    Finding.objects.create(run=latest, kind="stuck", severity="WARNING", subject="a")
-    Finding.objects.create(run=latest, kind="stuck", severity="WARNING", subject="b")
-    Finding.objects.create(
-        run=latest, kind="stuck", severity="WARNING", subject="c", status="RESOLVED",
-        resolved_by="staff:1", resolved_at=now, resolution="handled",
-    )  # fmt: skip
-    ReconciliationRun.objects.create(started_at=now + timedelta(seconds=1), trigger="cron")  # still running
+    FindingFactory(run=older, kind="wallet_mismatch", severity="CRITICAL")
+    latest = ReconciliationRunFactory(started_at=now, finished_at=now, status="FINDINGS")
+    FindingFactory.create_batch(2, run=latest)  # open warnings
+    FindingFactory(run=latest, status="RESOLVED", resolved_by="staff:1", resolved_at=now, resolution="handled")
+    ReconciliationRunFactory(started_at=now + timedelta(seconds=1))  # still running
 
     text = metrics_text().decode()
 

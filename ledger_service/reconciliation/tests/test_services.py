@@ -5,23 +5,22 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.utils import timezone
+
 from ledger.models import JournalEntry, Posting
 from ledger.selectors import account_balance
 from ledger.tests.conftest import deposit
-
 from reconciliation import services
-from reconciliation.models import Finding, ReconciliationRun, RepairAudit
-from walletkit.errors import ApiError
+from reconciliation.models import Finding, RepairAudit
+from reconciliation.tests.factories import FindingFactory
+from walletkit.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 W = uuid.uuid4()
 
 
 def finding_for(wallet_id) -> Finding:
-    run = ReconciliationRun.objects.create(started_at=timezone.now(), trigger="test")
-    return Finding.objects.create(
-        run=run, kind="WALLET_BALANCE_DRIFT", severity="CRITICAL", subject=str(wallet_id),
+    return FindingFactory(
+        kind="WALLET_BALANCE_DRIFT", severity="CRITICAL", subject=str(wallet_id),
         subject_ids={"wallet_id": str(wallet_id)}, currency="EUR", expected="10.0000", actual="12.0000",
     )  # fmt: skip
 
@@ -50,18 +49,18 @@ def test_adjustment_appends_a_balanced_entry_against_suspense_and_audits():
 
 def test_adjustment_never_overdraws_and_changes_nothing_when_refused():
     deposit(W, "1")
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         services.adjustment_post(wallet_id=W, amount=Decimal("-5"), reason="r", actor="staff:1")
-    assert refused.value.get_codes() == "insufficient_funds"
+    assert refused.value.code == "insufficient_funds"
     assert not JournalEntry.objects.filter(type="ADJUSTMENT").exists() and not RepairAudit.objects.exists()
 
 
 def test_a_resolved_finding_cannot_be_resolved_again():
     finding = finding_for(W)
     services.finding_acknowledge(finding_id=finding.id, reason="seen", actor="staff:2")
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         services.finding_acknowledge(finding_id=finding.id, reason="again", actor="staff:2")
-    assert refused.value.get_codes() == "finding_resolved"
+    assert refused.value.code == "finding_resolved"
     assert RepairAudit.objects.filter(finding=finding, kind="ACKNOWLEDGE").count() == 1
 
 

@@ -10,12 +10,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
+
+from paymentrequests.models import PaymentRequest
 from schedules.scheduler import scheduler_round
 from transactions.models import Transaction
 from transactions.services import transaction_status_advance
 from transactions.tests.fakes import hold_created
-
-from paymentrequests.models import PaymentRequest
 from walletkit.outbox.models import OutboxEvent
 from walletkit.testing.tokens import service_token_as
 

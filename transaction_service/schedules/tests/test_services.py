@@ -8,14 +8,14 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from transactions.models import Transaction
-from transactions.tests.fakes import hold_created
 
 from schedules.dates import today_utc
 from schedules.models import ScheduledRun, ScheduledTransfer
 from schedules.scheduler import scheduler_round
 from schedules.services import schedule_cancel, schedule_update, scheduled_run_pay, scheduled_runs_claim
 from schedules.tests.factories import ScheduledTransferFactory, days_ago
+from transactions.models import Transaction
+from transactions.tests.fakes import hold_created
 
 pytestmark = pytest.mark.django_db
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 from rest_framework.test import APIClient
 
-from transactions.tests.factories import user_token
-from walletkit.testing.fake_service import FakeService, serve
+from walletkit.testing import clients
+from walletkit.testing.fake_service import FakeService, serve_as
 
 
 @pytest.fixture
@@ -23,25 +22,17 @@ def release() -> Iterator[threading.Event]:
 
 @pytest.fixture
 def fake_wallet(settings) -> Iterator[FakeService]:
-    for service in serve(FakeService()):
-        settings.SERVICE_URLS = {**settings.SERVICE_URLS, "wallet": service.url}
-        yield service
+    yield from serve_as("wallet", settings)
 
 
 @pytest.fixture
 def fake_ledger(settings) -> Iterator[FakeService]:
-    for service in serve(FakeService()):
-        settings.SERVICE_URLS = {**settings.SERVICE_URLS, "ledger": service.url}
-        yield service
+    yield from serve_as("ledger", settings)
 
 
 @pytest.fixture
 def closed_port_url() -> str:
-    """A loopback port nobody listens on: connections are refused, so a request never reaches anyone."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return clients.closed_port_url()
 
 
 @pytest.fixture(autouse=True)
@@ -54,9 +45,4 @@ def _short_clocks(settings):
 
 @pytest.fixture
 def api_client_for() -> Callable[[int], APIClient]:
-    def make(user_id: int) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {user_token(user_id)}")
-        return client
-
-    return make
+    return clients.user_client

@@ -1,24 +1,13 @@
 from __future__ import annotations
 
-import os
-import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import factory
-import jwt
 from django.utils import timezone
 
 from transactions.models import Transaction, TransactionStatus, TransactionType
-
-
-def user_token(user_id: int) -> str:
-    """An access token as the gateway issues it (RS256, the session's key pair)."""
-    now = int(time.time())
-    claims = {"user_id": user_id, "token_type": "access", "is_staff": False, "iat": now, "exp": now + 300}
-    return jwt.encode(claims, Path(os.environ["JWT_PRIVATE_KEY"]).read_text(), algorithm="RS256")
 
 
 class TransactionFactory(factory.django.DjangoModelFactory):

@@ -1,20 +1,16 @@
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
-from django.db import connection
 
 from transactions.handlers import ledger_event_handle, wallet_event_handle
 from transactions.models import Transaction, TransactionAnomaly
 from transactions.tests.factories import TransactionFactory
 from walletkit.events import EventType, Topic, envelope_build
-from walletkit.inbox.loop import ConsumerLoop
-from walletkit.inbox.registry import consumer_get
 from walletkit.kafka import producer_create
 from walletkit.outbox.models import OutboxEvent
-from walletkit.shutdown import ShutdownFlag
+from walletkit.testing.threads import consumer_worker
 from walletkit.testing.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
@@ -161,18 +157,8 @@ def test_the_registered_consumer_applies_hold_captured_from_the_broker():
     producer = producer_create()
     producer.produce(str(Topic.WALLET_EVENTS), key=str(tx.id), value=envelope.to_json())
     assert producer.flush(10) == 0
-    shutdown = ShutdownFlag()
-
-    def consume():
-        try:
-            ConsumerLoop(consumer_get("transaction-wallet-events"), shutdown=shutdown).run()
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=consume, daemon=True)
-    worker.start()
+    worker = consumer_worker("transaction-wallet-events")
     try:
         wait_until(lambda: Transaction.objects.get(id=tx.id).status == "SUCCESS", timeout=30, message="SUCCESS")
     finally:
-        shutdown.request()
-        worker.join(timeout=15)
+        worker.stop()

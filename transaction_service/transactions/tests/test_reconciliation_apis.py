@@ -4,8 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from transactions.models import TransactionAnomaly, TransactionStatus
-from transactions.tests.factories import TransactionFactory, age, user_token
-from walletkit.testing.tokens import service_token_as
+from transactions.tests.factories import TransactionFactory, age
+from walletkit.testing.tokens import service_token_as, user_token
 
 pytestmark = pytest.mark.django_db
 

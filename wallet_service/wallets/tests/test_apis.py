@@ -4,8 +4,10 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
+from walletkit.testing.clients import client_with
+from walletkit.testing.tokens import user_token
 from wallets.models import Hold, Wallet
-from wallets.tests.conftest import client_with, user_token, wallet_funded
+from wallets.tests.conftest import wallet_funded
 
 pytestmark = pytest.mark.django_db
 
@@ -182,5 +184,5 @@ def test_hold_detail_for_services_only(user_client, service_client):
 
 
 def test_expired_user_token_is_refused():
-    assert client_with(user_token(1, lifetime=-10)).get("/wallets").status_code == 401
+    assert client_with(user_token(1, seconds=-10)).get("/wallets").status_code == 401
     assert client_with(user_token(1)).get("/wallets").status_code == 200

@@ -1,16 +1,12 @@
-import threading
 import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from walletkit.events import EventType, Topic, envelope_build
-from walletkit.inbox.loop import ConsumerLoop
 from walletkit.inbox.models import InboxEvent
-from walletkit.inbox.registry import consumer_get
 from walletkit.kafka import producer_create
-from walletkit.shutdown import ShutdownFlag
+from walletkit.testing.threads import consumer_worker
 from walletkit.testing.waiting import wait_until
 from wallets.handlers import ledger_event_handle
 from wallets.models import Hold
@@ -73,22 +69,11 @@ def test_the_consumer_captures_a_hold_from_a_real_ledger_posted_message_once():
         producer.produce(str(Topic.LEDGER_EVENTS), key=str(hold.transaction_id), value=message.to_json())
     assert producer.flush(10) == 0
 
-    shutdown = ShutdownFlag()
-    loop = ConsumerLoop(consumer_get("wallet-ledger-events"), shutdown=shutdown)
-
-    def run():
-        try:
-            loop.run()
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=run)
-    worker.start()
+    worker = consumer_worker("wallet-ledger-events")
     try:
         wait_until(lambda: Hold.objects.get(pk=sentinel.pk).status == Hold.Status.CAPTURED, timeout=45)
     finally:
-        shutdown.request()
-        worker.join(timeout=30)
+        worker.stop()
     sender.refresh_from_db()
     receiver.refresh_from_db()
     assert Hold.objects.get(pk=hold.pk).status == Hold.Status.CAPTURED

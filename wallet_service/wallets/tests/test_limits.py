@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from walletkit.errors import ApiError
+from walletkit.errors import DomainError, domain_error_status
 from wallets import selectors, services
 from wallets.models import Hold
 from wallets.tests.conftest import wallet_funded
@@ -35,10 +35,10 @@ def test_a_reserve_past_the_daily_limit_is_refused_with_what_remains():
     limits(sender, "10")
     send(sender, receiver, "4")
     send(sender, receiver, "3", type="WITHDRAWAL")
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         send(sender, receiver, "3.0001")
-    assert (refused.value.status_code, refused.value.get_codes()) == (422, "limit_exceeded")
-    assert refused.value.extra["remaining"] == "3.0000"
+    assert (domain_error_status(refused.value), refused.value.code) == (422, "limit_exceeded")
+    assert refused.value.fields["remaining"] == "3.0000"
     sender.refresh_from_db()
     assert sender.held == Decimal("7")
     send(sender, receiver, "3")  # exactly the limit passes
@@ -48,9 +48,9 @@ def test_the_monthly_limit_counts_too_and_the_smaller_remainder_answers():
     sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
     limits(sender, "50", "20")
     send(sender, receiver, "15")
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         send(sender, receiver, "6")
-    assert refused.value.extra["remaining"] == "5.0000"
+    assert refused.value.fields["remaining"] == "5.0000"
 
 
 def test_a_released_hold_stops_counting_and_a_captured_one_keeps_counting():
@@ -97,9 +97,9 @@ def test_a_retry_of_a_reserved_transaction_is_not_counted_twice():
 
 def test_only_the_owner_sets_limits():
     wallet = wallet_funded(owner_id=1)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         services.wallet_limits_set(wallet_id=wallet.id, owner_id=2, daily_out=Decimal(1), monthly_out=None)
-    assert refused.value.status_code == 404
+    assert domain_error_status(refused.value) == 404
     wallet.refresh_from_db()
     assert wallet.daily_out_limit is None
 
@@ -112,8 +112,8 @@ def test_ten_concurrent_transfers_of_3_under_a_daily_limit_of_10_exactly_3_pass(
     errors = in_threads(10, lambda _i: send(sender, receiver, "3"))
 
     assert len(errors) == 7, errors
-    assert all(isinstance(e, ApiError) and e.get_codes() == "limit_exceeded" for e in errors), errors
-    assert {e.extra["remaining"] for e in errors} == {"1.0000"}
+    assert all(isinstance(e, DomainError) and e.code == "limit_exceeded" for e in errors), errors
+    assert {e.fields["remaining"] for e in errors} == {"1.0000"}
     assert Hold.objects.filter(from_wallet=sender, status=Hold.Status.RESERVED).count() == 3
     sender.refresh_from_db()
     assert sender.held == Decimal("9")

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from walletkit.errors import ApiError
+from walletkit.errors import DomainError
 from wallets import selectors, services
 from wallets.models import Wallet, WalletResync
 from wallets.tests.conftest import wallet_funded
@@ -79,11 +79,11 @@ def test_resync_sets_balance_bumps_version_and_audits():
 
 def test_resync_against_a_stale_version_changes_nothing():
     wallet = wallet_funded(owner_id=1, amount="10")
-    with pytest.raises(ApiError) as error:
+    with pytest.raises(DomainError) as error:
         services.wallet_resync(
             wallet_id=wallet.id, balance=Decimal("1"), expected_version=wallet.version - 1, reason="r", actor="a"
         )
-    assert error.value.get_codes() == "version_conflict"
+    assert error.value.code == "version_conflict"
     wallet.refresh_from_db()
     assert wallet.balance == Decimal("10") and not WalletResync.objects.exists()
 
@@ -92,11 +92,11 @@ def test_resync_below_held_is_refused():
     sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2)
     reserve_transfer(sender, receiver, "8")
     sender.refresh_from_db()
-    with pytest.raises(ApiError) as error:
+    with pytest.raises(DomainError) as error:
         services.wallet_resync(
             wallet_id=sender.id, balance=Decimal("5"), expected_version=sender.version, reason="r", actor="a"
         )
-    assert error.value.get_codes() == "balance_below_held"
+    assert error.value.code == "balance_below_held"
 
 
 def test_internal_endpoints_refuse_users_and_serve_services(user_client, service_client):

@@ -5,8 +5,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 
-from walletkit.errors import ApiError
+from walletkit.errors import DomainError, domain_error_status
 from walletkit.outbox.models import OutboxEvent
+from walletkit.testing.threads import in_threads
 from walletkit.testing.waiting import wait_until
 from wallets import services
 from wallets.models import Hold, Wallet
@@ -54,9 +55,9 @@ def test_reserve_sets_funds_aside_and_publishes_funds_reserved():
 def test_insufficient_funds_is_refused_and_changes_nothing():
     sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2)
     transaction_id = uuid.uuid4()
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         transfer(sender, receiver, "10.0001", transaction_id=transaction_id)
-    assert (refused.value.status_code, refused.value.get_codes()) == (422, "insufficient_funds")
+    assert (domain_error_status(refused.value), refused.value.code) == (422, "insufficient_funds")
     sender.refresh_from_db()
     assert (sender.balance, sender.held, sender.version) == (Decimal("10"), Decimal("0"), 1)
     assert not Hold.objects.filter(transaction_id=transaction_id).exists()
@@ -65,25 +66,25 @@ def test_insufficient_funds_is_refused_and_changes_nothing():
 
 def test_reserving_from_another_users_wallet_is_not_found():
     sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         transfer(sender, receiver, "1", acting_user_id=2)
-    assert (refused.value.status_code, refused.value.get_codes()) == (404, "wallet_not_found")
+    assert (domain_error_status(refused.value), refused.value.code) == (404, "wallet_not_found")
     sender.refresh_from_db()
     assert sender.held == 0
 
 
 def test_transfer_to_a_missing_wallet_is_not_found():
     sender = wallet_funded(owner_id=1, amount="10")
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         transfer(sender, Wallet(id=uuid.uuid4()), "1")
-    assert refused.value.get_codes() == "wallet_not_found"
+    assert refused.value.code == "wallet_not_found"
 
 
 def test_transfer_between_own_wallets_of_two_currencies_is_a_currency_mismatch():
     sender, receiver = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=1, currency="USD")
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         transfer(sender, receiver, "1")
-    assert (refused.value.status_code, refused.value.get_codes()) == (422, "currency_mismatch")
+    assert (domain_error_status(refused.value), refused.value.code) == (422, "currency_mismatch")
 
 
 def test_someone_elses_wallet_of_another_currency_is_answered_like_a_missing_one():
@@ -92,20 +93,20 @@ def test_someone_elses_wallet_of_another_currency_is_answered_like_a_missing_one
     sender, stranger = wallet_funded(owner_id=1, amount="10"), wallet_funded(owner_id=2, currency="USD")
     answers = []
     for receiver in (stranger, Wallet(id=uuid.uuid4())):
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(DomainError) as refused:
             transfer(sender, receiver, "1")
-        answers.append((refused.value.status_code, refused.value.get_codes(), str(refused.value.detail)))
+        answers.append((domain_error_status(refused.value), refused.value.code, str(refused.value.detail)))
     assert answers[0] == answers[1] == (404, "wallet_not_found", "Wallet not found.")
 
 
 def test_deposit_by_someone_else_than_the_owner_is_not_found():
     wallet = wallet_funded(owner_id=1)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         services.hold_reserve(
             transaction_id=uuid.uuid4(), type="DEPOSIT", from_wallet_id=None, to_wallet_id=wallet.id,
             amount=Decimal("5"), acting_user_id=2,
         )  # fmt: skip
-    assert refused.value.get_codes() == "wallet_not_found"
+    assert refused.value.code == "wallet_not_found"
 
 
 def test_deposit_authorization_publishes_deposit_authorized_and_holds_nothing():
@@ -137,9 +138,9 @@ def test_reusing_a_transaction_id_for_another_amount_is_a_conflict():
     sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
     transaction_id = uuid.uuid4()
     transfer(sender, receiver, "40", transaction_id=transaction_id)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         transfer(sender, receiver, "41", transaction_id=transaction_id)
-    assert (refused.value.status_code, refused.value.get_codes()) == (409, "transaction_id_conflict")
+    assert (domain_error_status(refused.value), refused.value.code) == (409, "transaction_id_conflict")
 
 
 def test_capture_moves_the_money_once_however_often_it_is_applied():
@@ -207,29 +208,6 @@ def test_withdrawal_capture_debits_only_the_sender():
     assert (wallet.balance, wallet.held) == (Decimal("29.8766"), Decimal("0"))
 
 
-def in_threads(count: int, work) -> list[BaseException]:
-    """Run ``work(i)`` in ``count`` threads started together; return what they raised."""
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def run(index: int) -> None:
-        try:
-            start.wait()
-            work(index)
-        except BaseException as exc:  # noqa: BLE001 — collected and asserted on by the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
-    return errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_opposite_transfers_settle_concurrently_without_deadlock():
     a, b = wallet_funded(owner_id=1, amount="1000"), wallet_funded(owner_id=2, amount="1000")
@@ -252,7 +230,7 @@ def test_concurrent_reserves_never_overdraw_or_overhold():
     errors = in_threads(50, lambda _i: transfer(sender, receiver, "7"))
 
     sender.refresh_from_db()
-    assert all(isinstance(e, ApiError) and e.get_codes() == "insufficient_funds" for e in errors), errors
+    assert all(isinstance(e, DomainError) and e.code == "insufficient_funds" for e in errors), errors
     reserved = Hold.objects.filter(from_wallet=sender, status=Hold.Status.RESERVED).count()
     assert (reserved, len(errors)) == (14, 36)  # 14 × 7 = 98 fits in 100; a 15th would not
     assert (sender.balance, sender.held) == (Decimal("100"), Decimal("98"))
@@ -372,7 +350,7 @@ def deposit(wallet: Wallet, amount: str, *, transaction_id):
 
 
 def assert_expired(refused) -> None:
-    assert (refused.value.status_code, refused.value.get_codes()) == (422, "expired")
+    assert (domain_error_status(refused.value), refused.value.code) == (422, "expired")
 
 
 def test_void_without_a_hold_leaves_a_tombstone_and_a_late_withdrawal_is_refused_expired():
@@ -380,7 +358,7 @@ def test_void_without_a_hold_leaves_a_tombstone_and_a_late_withdrawal_is_refused
     transaction_id = uuid.uuid4()
 
     tombstone, voided = void(transaction_id)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         withdraw(sender, "10", transaction_id=transaction_id)
 
     assert (voided, tombstone.status) == (True, Hold.Status.VOIDED)
@@ -396,7 +374,7 @@ def test_a_late_deposit_authorization_is_refused_expired_after_a_void():
     transaction_id = uuid.uuid4()
     void(transaction_id, type="DEPOSIT", amount="5")
 
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         deposit(wallet, "5", transaction_id=transaction_id)
 
     assert_expired(refused)
@@ -477,7 +455,7 @@ def test_a_reserve_queued_on_the_sender_lock_is_refused_when_a_void_commits_mean
     reserver.join(10)
 
     [refusal] = outcome
-    assert isinstance(refusal, ApiError) and refusal.get_codes() == "expired", refusal
+    assert isinstance(refusal, DomainError) and refusal.code == "expired", refusal
     sender.refresh_from_db()
     assert sender.held == 0
     assert events_for(transaction_id) == []
@@ -519,7 +497,7 @@ def test_a_reserve_racing_an_uncommitted_void_is_refused_once_the_void_commits(t
     reserver.join(10)
 
     [refusal] = outcome
-    assert isinstance(refusal, ApiError) and refusal.get_codes() == "expired", refusal
+    assert isinstance(refusal, DomainError) and refusal.code == "expired", refusal
     wallet.refresh_from_db()
     assert wallet.held == 0
     assert events_for(transaction_id) == []
