@@ -59,7 +59,8 @@ GATEWAY_HTTP_THREADS = env.int("GATEWAY_HTTP_THREADS", default=16)
 
 # Channels: Redis, never the in-memory layer — history_service pushes from other processes.
 CHANNEL_LAYERS = {"default": CHANNEL_LAYER}
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# One Redis client per process (config/cache.py), not one per request.
+CACHES = {"default": {"BACKEND": "config.cache.ProcessRedisCache", "LOCATION": REDIS_URL}}
 
 TEMPLATES = [
     {
