@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import ceiling, report, soak, stackctl, stats, steady
+from bench import statements
 from bench.stats import LOAD_GENERATOR, stack_cpu_ms_per_transfer
 from bench.workload import Mix, Workload
 
@@ -94,6 +95,7 @@ async def run(args, gateway_url: str, stack, pg_url: str | None) -> dict:
     mix = Mix()
     workload = Workload(gateway_url, connections=max(64, args.clients * 2))
     roots = {LOAD_GENERATOR: os.getpid(), **(stackctl.process_roots(stack) if stack else {})}
+    args.statements_url = pg_url  # each phase counts the statements of the stack's databases there
     result = {
         "started_at": started_at,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -126,7 +128,7 @@ async def run(args, gateway_url: str, stack, pg_url: str | None) -> dict:
         if "closed" in phases:
             _say(f"closed loop: {args.clients} clients for {args.duration:.0f} s")
             closed = await _phase(workload, roots, "closed-loop", tps, workload.closed_loop(
-                mix, clients=args.clients, duration=args.duration))  # fmt: skip
+                mix, clients=args.clients, duration=args.duration), statements_url=args.statements_url)  # fmt: skip
             result["phases"].append(closed)
         if "search" in phases:
             result["search"] = await _search(workload, roots, tps, mix, args, closed)
@@ -135,7 +137,8 @@ async def run(args, gateway_url: str, stack, pg_url: str | None) -> dict:
             rate = args.rate or (sustained / 2 if sustained else closed["completed_per_s"] / 2 if closed else 50.0)
             _say(f"open loop: {rate:.1f} transfers/s for {args.duration:.0f} s")
             opened = await _phase(workload, roots, "open-loop", tps, workload.open_loop(
-                mix, transfers_per_second=rate, duration=args.duration), offered=rate)  # fmt: skip
+                mix, transfers_per_second=rate, duration=args.duration), offered=rate,
+                statements_url=args.statements_url)  # fmt: skip
             result["phases"].append(opened)
         if "soak" in phases:
             sustained = (result.get("search") or {}).get("sustained_per_s")
@@ -157,7 +160,8 @@ async def _search(workload: Workload, roots, tps, mix: Mix, args, closed: dict |
     while rate <= args.search_max:
         _say(f"search: {rate:.1f} transfers/s for {args.search_seconds:.0f} s")
         step = await _phase(workload, roots, f"search {rate:.1f}/s", tps, workload.open_loop(
-            mix, transfers_per_second=rate, duration=args.search_seconds), offered=rate)  # fmt: skip
+            mix, transfers_per_second=rate, duration=args.search_seconds), offered=rate,
+            statements_url=args.statements_url)  # fmt: skip
         step.pop("series")
         step["sustained"] = _sustained(step, overdraft_share=mix.overdraft_share)
         steps.append(step)
@@ -202,7 +206,8 @@ async def _soak(workload: Workload, roots, tps, mix: Mix, rate: float, args) -> 
     sampler = asyncio.create_task(soak.sample_until(roots, every=args.sample_seconds, stop=stop))
     started = time.monotonic()
     phase = await _phase(workload, roots, "soak", tps, workload.open_loop(
-        mix, transfers_per_second=rate, duration=minutes * 60), offered=rate)  # fmt: skip
+        mix, transfers_per_second=rate, duration=minutes * 60), offered=rate,
+        statements_url=args.statements_url)  # fmt: skip
     stop.set()
     samples = await sampler
     recorder = workload.recorder
@@ -233,14 +238,17 @@ def _sustained(step: dict, *, overdraft_share: float) -> bool:
     )
 
 
-async def _phase(workload: Workload, roots, name: str, tps, driver, offered=None) -> dict:
+async def _phase(workload: Workload, roots, name: str, tps, driver, offered=None, statements_url=None) -> dict:
     recorder = workload.recorder
     first_result = len(recorder.results)
     ws_missed, ws_errors = recorder.ws_missed, recorder.ws_errors
+    counting = bool(statements_url) and await asyncio.to_thread(statements.reset, statements_url)
     cpu_before, machine_before = stats.cpu_by_group(roots), stats.machine_cpu()
     outcome = await driver
     start, end = outcome[0], outcome[1]
     cpu_after, machine_after = stats.cpu_by_group(roots), stats.machine_cpu()
+    calls = await asyncio.to_thread(statements.calls_by_database, statements_url) if counting else {}
+    frequent = await asyncio.to_thread(statements.top_by_database, statements_url) if counting else {}
     results = recorder.results[first_result:]
     accepted_ids = [r.transaction_id for r in results if r.status == 202]
     unfinished = await _drain(workload, accepted_ids)
@@ -303,6 +311,11 @@ async def _phase(workload: Workload, roots, name: str, tps, driver, offered=None
         "cpu_ms_per_transfer": {name: round(cores / completed_per_s * 1000, 2) for name, cores in cpu_cores.items()}
         if completed_per_s
         else {},
+        # Statements each database ran per completed transfer (reads of the mix included), when counted.
+        "statements_per_transfer": {db: round(n / (completed_per_s * duration), 1) for db, n in calls.items()}
+        if completed_per_s
+        else {},
+        "statements_most_frequent": frequent,  # database → [(calls, statement)], to see what a change removed
         "series": {
             "requests": stats.per_second([r.started for r in results], start, duration),
             "accepted": stats.per_second([recorder.accepted[t] for t in accepted_ids], start, duration),

@@ -80,6 +80,12 @@ def markdown(report: dict) -> str:
             f"{', '.join(f'{v:.1f}' for v in phase['load_average'])}; by process (cores, phase average): "
             + ", ".join(f"{k} {v}" for k, v in sorted(phase["cpu_cores"].items(), key=lambda kv: -kv[1])[:14]),
         ]
+        if phase.get("statements_per_transfer"):
+            counted = phase["statements_per_transfer"]
+            lines.append(
+                f"\nStatements per completed transfer (pg_stat_statements, top level; {sum(counted.values()):.1f} in "
+                "all): " + ", ".join(f"{db} {n}" for db, n in sorted(counted.items(), key=lambda kv: -kv[1]))
+            )
         if phase.get("shed"):
             lines.append(f"\nOpen loop shed {phase['shed']} arrivals (more than the in-flight cap waiting).")
     targets = report.get("targets")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import soak, stats, steady
+from bench import soak, statements, stats, steady
 from tests.people import Person
 from tests.test_backup import reconcile_exit_code
 from walletkit.testing.waiting import wait_until
@@ -29,11 +29,11 @@ def test_a_process_groups_cpu_keeps_the_time_of_children_that_exited():
     assert after - before >= 0.35
 
 
-def test_the_benchmark_runs_its_phases_and_the_search_and_writes_its_report(gateway_url, tmp_path):
+def test_the_benchmark_runs_its_phases_and_the_search_and_writes_its_report(stack, gateway_url, tmp_path):
     out = tmp_path / "results"
     command = [sys.executable, "-m", "bench", "--users", "2", "--clients", "2", "--duration", "4", "--warmup", "1",
                "--rate", "2", "--search-from", "2", "--search-seconds", "3", "--search-max", "3", "--no-pgbench",
-               "--out", str(out)]  # fmt: skip
+               "--pg-url", stack.config.database_url("postgres"), "--out", str(out)]  # fmt: skip
     finished = subprocess.run(
         command, cwd=REPO, env={**os.environ, "BENCH_GATEWAY_URL": gateway_url},
         capture_output=True, text=True, timeout=300,
@@ -47,6 +47,9 @@ def test_the_benchmark_runs_its_phases_and_the_search_and_writes_its_report(gate
         assert phase["accepted"] > 0 and phase["completed_per_s"] > 0
         assert phase["unexpected_errors"] in ({}, 0, []), phase["unexpected_errors"]
         assert phase["accepted_to_final"]["count"] > 0
+        # Every service's database took part in the transfers, and was counted.
+        assert set(phase["statements_per_transfer"]) == set(statements.SERVICE_DATABASES)
+        assert all(n > 0 for n in phase["statements_per_transfer"].values()), phase["statements_per_transfer"]
     steps = result["search"]["steps"]
     assert 1 <= len(steps) <= 2 and steps[0]["offered_transfers_per_s"] == 2.0
     for step in steps:
@@ -55,6 +58,7 @@ def test_the_benchmark_runs_its_phases_and_the_search_and_writes_its_report(gate
         assert step["cpu_ms_per_transfer"][stats.LOAD_GENERATOR] > 0
     summary = (out / "summary.md").read_text()
     assert summary.startswith("# Benchmark") and "## Search for the sustained rate" in summary
+    assert "Statements per completed transfer" in summary
     assert (out / "timeline.png").stat().st_size > 0
 
 

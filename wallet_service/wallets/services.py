@@ -75,23 +75,25 @@ def hold_reserve(
     run again, returning the winner's hold.
     """
     _movement_check(type=type, from_wallet_id=from_wallet_id, to_wallet_id=to_wallet_id, amount=amount)
-    existing = Hold.objects.filter(transaction_id=transaction_id).first()
-    if existing is not None:
-        return _hold_retry(existing, type=type, amount=amount, acting_user_id=acting_user_id), False
-
+    earlier = functools.partial(_earlier_try, transaction_id, type=type, amount=amount, acting_user_id=acting_user_id)
     sender = receiver = None
     if type == Hold.Type.DEPOSIT:
+        if answer := earlier():
+            return answer
         receiver = _owned_wallet(to_wallet_id, acting_user_id, lock=False)
     else:
         # The sender's row lock serializes every reserve against this wallet: two concurrent
-        # reserves cannot both see the same `available`.
-        sender = _owned_wallet(from_wallet_id, acting_user_id, lock=True)
-        # Look again under the lock: a retry that queued behind its own first try (which timed
-        # out at the caller but committed) must get that hold back, not a refusal for the funds
-        # the first try just set aside.
-        existing = Hold.objects.filter(transaction_id=transaction_id).first()
-        if existing is not None:
-            return _hold_retry(existing, type=type, amount=amount, acting_user_id=acting_user_id), False
+        # reserves cannot both see the same `available`. An earlier try is looked up under it (one
+        # read per reserve): a retry that queued behind its own first try (which timed out at the
+        # caller but committed) must get that hold back, not a refusal for the funds it set aside.
+        try:
+            sender = _owned_wallet(from_wallet_id, acting_user_id, lock=True)
+        except DomainError:
+            if answer := earlier():  # the id reused by someone else: 409, as for any other mismatch
+                return answer
+            raise
+        if answer := earlier():
+            return answer
         if type in (Hold.Type.TRANSFER, Hold.Type.REFUND):
             receiver = Wallet.objects.filter(id=to_wallet_id).first()
             if receiver is None:
@@ -126,6 +128,14 @@ def hold_reserve(
     event_type = EventType.DEPOSIT_AUTHORIZED if type == Hold.Type.DEPOSIT else EventType.FUNDS_RESERVED
     _hold_event_write(hold, event_type)
     return hold, True
+
+
+def _earlier_try(transaction_id: UUID, *, type: str, amount: Decimal, acting_user_id: int) -> tuple[Hold, bool] | None:
+    """The answer to a reserve of a transaction id that already has a hold (or a VOIDED tombstone)."""
+    existing = Hold.objects.filter(transaction_id=transaction_id).first()
+    if existing is None:
+        return None
+    return _hold_retry(existing, type=type, amount=amount, acting_user_id=acting_user_id), False
 
 
 def _limits_check(sender: Wallet, amount: Decimal) -> None:

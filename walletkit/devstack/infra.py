@@ -122,6 +122,8 @@ def postgres_spec(data_dir: Path, port: int, *, durable: bool = True) -> ServerS
         "-c", "max_connections=400",
         "-c", "shared_buffers=256MB",
         "-c", "log_min_messages=warning",
+        # Statements per transfer, per database (bench/statements.py); a percent or two of overhead.
+        "-c", "shared_preload_libraries=pg_stat_statements",
     ]  # fmt: skip
     if not durable:
         # Tests throw their cluster away; a crash of the OS is not what they exercise.

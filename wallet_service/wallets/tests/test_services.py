@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from walletkit.errors import DomainError, domain_error_status
 from walletkit.outbox.models import OutboxEvent
@@ -140,6 +141,25 @@ def test_reusing_a_transaction_id_for_another_amount_is_a_conflict():
     transfer(sender, receiver, "40", transaction_id=transaction_id)
     with pytest.raises(DomainError) as refused:
         transfer(sender, receiver, "41", transaction_id=transaction_id)
+    assert (domain_error_status(refused.value), refused.value.code) == (409, "transaction_id_conflict")
+
+
+def test_a_first_transfer_reserve_looks_for_an_earlier_try_once_under_the_senders_lock():
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2)
+    with CaptureQueriesContext(connection) as queries:
+        transfer(sender, receiver, "10")
+    statements = [query["sql"] for query in queries.captured_queries]
+    hold_reads = [n for n, sql in enumerate(statements) if sql.startswith('SELECT "wallet_hold"')]
+    [sender_lock] = [n for n, sql in enumerate(statements) if "FOR NO KEY UPDATE" in sql]
+    assert len(hold_reads) == 1 and hold_reads[0] > sender_lock, statements
+
+
+def test_a_transaction_id_reused_by_someone_else_on_their_own_wallet_is_a_conflict():
+    sender, receiver = wallet_funded(owner_id=1, amount="100"), wallet_funded(owner_id=2, amount="100")
+    transaction_id = uuid.uuid4()
+    transfer(sender, receiver, "40", transaction_id=transaction_id)
+    with pytest.raises(DomainError) as refused:  # user 2 is not the sender's owner: it must not look new
+        transfer(sender, receiver, "40", transaction_id=transaction_id, acting_user_id=2)
     assert (domain_error_status(refused.value), refused.value.code) == (409, "transaction_id_conflict")
 
 
