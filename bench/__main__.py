@@ -15,8 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ceiling, report, soak, stackctl, stats, steady
-from bench import statements
+from bench import ceiling, report, soak, stackctl, statements, stats, steady
 from bench.stats import LOAD_GENERATOR, stack_cpu_ms_per_transfer
 from bench.workload import Mix, Workload
 
