@@ -148,3 +148,14 @@ def test_the_steady_prefill_copies_round_trips_and_the_money_still_adds_up(stack
     assert len(first.get(f"/wallets/{first.wallet_id}/history", limit=100).json()["results"]) == 100
     reconciled = reconcile_exit_code(stack)
     assert reconciled.returncode == 0, reconciled.stdout[-3000:] + reconciled.stderr[-3000:]
+
+
+def test_the_floor_measures_each_unit_a_transfer_is_made_of(stack):
+    from bench import floor
+
+    costs = floor.measure(stack, count=40)
+
+    assert len(costs) == 4 and any(unit.startswith("broker message") for unit in costs)
+    for unit, cost in costs.items():
+        # The caller's side is this process's own CPU: never zero for real work.
+        assert cost["caller_ms"] > 0 and cost["wall_ms"] > 0, (unit, cost)
