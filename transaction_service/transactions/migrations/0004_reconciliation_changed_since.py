@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('transactions', '0003_refunds'),
+        ("transactions", "0003_refunds"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(fields=['updated_at', 'id'], name='transaction_changed'),
+            model_name="transaction",
+            index=models.Index(fields=["updated_at", "id"], name="transaction_changed"),
         ),
     ]
