@@ -9,6 +9,7 @@ servers (walletkit.testing.fake_service) answering from ``Books``, so what a run
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,6 +40,7 @@ class Books:
 
     transactions: dict[str, dict] = field(default_factory=dict)
     service: FakeService | None = None  # the fake transaction service, which records the calls
+    before_lookup: Callable[[], None] | None = None  # what happens between the pages and a lookup
 
     def add(self, *, status: str = "SUCCESS", amount: str = "10.0000", tx_id: uuid.UUID | None = None) -> str:
         tx_id = str(tx_id or uuid.uuid4())
@@ -71,6 +73,8 @@ class Books:
         return 200, {"results": [self.shape(tx) for tx in rows[:limit]], "next": next_after}
 
     def lookup(self, call: Call) -> tuple[int, dict]:
+        if self.before_lookup is not None:
+            self.before_lookup()
         return 200, {"results": [self.shape(self.transactions[i]) for i in call.body["ids"] if i in self.transactions]}
 
 
@@ -210,3 +214,24 @@ def test_a_failed_run_does_not_move_the_window(books):
     run = cron_run(books)
     assert run.window_start == first.started_at
     assert transaction_findings(run, books) == [("SUCCESS_WITHOUT_ENTRY", late)]
+
+
+def test_the_window_starts_a_clock_margin_before_the_previous_run_so_a_late_commit_is_seen(books, settings):
+    """A row is stamped before it commits: one stamped before the previous run started but committed
+    after that run read past it is in the next window only thanks to the margin."""
+    settings.RECONCILE_CLOCK_MARGIN = 120
+    first = cron_run(books)
+    late = books.add(status="SUCCESS")  # committed now...
+    books.transactions[late]["updated_at"] = first.started_at - timedelta(seconds=60)  # ...stamped before `first`
+    run = cron_run(books)
+    assert run.window_start == first.started_at - timedelta(seconds=120)
+    assert transaction_findings(run, books) == [("SUCCESS_WITHOUT_ENTRY", late)]
+
+
+def test_a_pair_that_agrees_only_at_the_recheck_is_compared_there(books):
+    """An entry whose transaction succeeded between the pages and the recheck: compared then, since no
+    later window may hold it."""
+    cron_run(books)
+    tx_id = posted(books, "5", status="RESERVED")
+    books.before_lookup = lambda: books.transactions[tx_id].update(status="SUCCESS", amount="6.0000")
+    assert transaction_findings(cron_run(books), books) == [("ENTRY_AMOUNT_MISMATCH", tx_id)]
