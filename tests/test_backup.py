@@ -18,9 +18,10 @@ from walletkit.devstack.stack import REPO_ROOT, Stack
 
 
 def reconcile_exit_code(stack: Stack) -> subprocess.CompletedProcess:
-    """``manage.py reconcile`` once against ``stack``: exit 0 clean, 1 findings, 2 failed."""
+    """``manage.py reconcile --full`` once against ``stack`` (all history, as after a restore):
+    exit 0 clean, 1 findings, 2 failed."""
     return subprocess.run(
-        [sys.executable, "manage.py", "reconcile"],
+        [sys.executable, "manage.py", "reconcile", "--full"],
         cwd=REPO_ROOT / "ledger_service",
         env={**os.environ, **stack.config.service_env("ledger_service")},
         capture_output=True,

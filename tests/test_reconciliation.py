@@ -7,6 +7,10 @@ goes through the public gateway API (users, money) and the ledger's staff API (r
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -17,6 +21,7 @@ import jwt
 import psycopg
 import pytest
 
+from walletkit.devstack.stack import REPO_ROOT
 from walletkit.testing.waiting import wait_until
 
 PASSWORD = "Reconcile-" + uuid.uuid4().hex
@@ -199,3 +204,64 @@ def test_a_run_during_live_traffic_reports_no_false_drift(stack, gateway_url, st
     # Once quiet, the money adds up: nothing created or lost between the four wallets.
     wait_until(lambda: sum(p.balance() for p in people) == Decimal("200") and critical(run_now(staff), mine) == [],
                timeout=60, message="books settle")  # fmt: skip
+
+
+ENTRY_KINDS = {"SUCCESS_WITHOUT_ENTRY", "ENTRY_WITHOUT_SUCCESS", "ENTRY_WITHOUT_TRANSACTION", "ENTRY_AMOUNT_MISMATCH"}
+
+
+def cron_run(stack, staff) -> dict:
+    """``manage.py reconcile`` once, as cron runs it (incremental when it can be: decision 0020)."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "reconcile"], cwd=REPO_ROOT / "ledger_service",
+        env={**os.environ, **stack.config.service_env("ledger_service")}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    found = re.match(r"run (\d+) ", done.stdout)
+    assert found and done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
+    return staff.get(f"/reconciliation/runs/{found.group(1)}").json()
+
+
+def entry_findings(run: dict) -> set[str]:
+    return {f["subject"] for f in run["findings"] if f["kind"] in ENTRY_KINDS}
+
+
+def test_incremental_runs_during_live_traffic_report_no_false_drift(stack, gateway_url, staff):
+    """The same cut and rules over a window: money in flight is not drift, and every transfer made
+    during the traffic is checked by a later run's window."""
+    people = [User(gateway_url) for _ in range(3)]
+    for person in people:
+        person.deposit("30.0000")
+    settled(*[(person, "30") for person in people])
+    mine = {person.wallet_id for person in people}
+    baseline = run_now(staff)  # full: what other tests may have left
+    assert baseline["mode"] == "FULL" and critical(baseline, mine) == []
+    stop, sent = threading.Event(), []
+
+    def pay(sender: User, receiver: User) -> None:
+        while not stop.is_set() and len(sent) < 300:
+            if sender.transfer(receiver, "0.2500").status_code == 202:
+                sent.append(1)
+
+    threads = [threading.Thread(target=pay, args=(people[i], people[(i + 1) % 3]), daemon=True) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    runs = []
+    try:
+        wait_until(lambda: len(sent) >= 10, timeout=60, message="traffic flowing")
+        wait_until(lambda: runs.append(cron_run(stack, staff)) or len(runs) >= 3, timeout=120, message="3 runs")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert {run["mode"] for run in runs} == {"INCREMENTAL"}, [(r["id"], r["mode"]) for r in runs]
+    assert all(run["window_start"] and run["window_start"] < run["started_at"] for run in runs)
+    for run in runs:
+        assert critical(run, mine) == [] and entry_findings(run) <= entry_findings(baseline), critical(run)
+    # Quiet: a run's window holds every transfer, each SUCCESS checked against its entry, and no drift.
+    finals = []
+
+    def all_checked() -> bool:
+        finals.append(cron_run(stack, staff))
+        return finals[-1]["counts"]["success_transactions"] >= len(sent) and critical(finals[-1], mine) == []
+
+    wait_until(all_checked, timeout=90, message="the window checks every transfer")
+    assert finals[-1]["mode"] == "INCREMENTAL" and entry_findings(finals[-1]) <= entry_findings(baseline)

@@ -76,6 +76,8 @@ class JournalEntry(models.Model):
 
     class Meta:
         db_table = "ledger_journal_entry"
+        # Incremental reconciliation reads the entries created since its watermark (decision 0020).
+        indexes = [models.Index(fields=["created_at"], name="journal_entry_created")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.transaction_id}"

@@ -39,7 +39,9 @@ class FindingSerializer(serializers.ModelSerializer):
 class RunSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReconciliationRun
-        fields = ["id", "started_at", "finished_at", "status", "trigger", "totals", "counts", "error"]
+        fields = [
+            "id", "started_at", "finished_at", "status", "trigger", "totals", "counts", "error", "mode", "window_start",
+        ]  # fmt: skip
 
 
 class RunDetailSerializer(RunSerializer):
@@ -71,7 +73,10 @@ class StaffApi(APIView):
 
 
 class RunListCreateApi(StaffApi):
-    """``GET``: runs, newest first (``before`` = a run id, keyset). ``POST``: run now, 201 with its findings."""
+    """``GET``: runs, newest first (``before`` = a run id, keyset). ``POST``: run now, 201 with its findings.
+
+    A run's ``mode`` is FULL (all history) or INCREMENTAL (what changed at or after ``window_start``);
+    staff's runs are always FULL."""
 
     class FilterSerializer(serializers.Serializer):
         before = serializers.IntegerField(required=False, default=None)
@@ -86,7 +91,7 @@ class RunListCreateApi(StaffApi):
 
     @extend_schema(request=None, responses={201: RunDetailSerializer})
     def post(self, request):
-        run = services.run_execute(trigger=_actor(request))
+        run = services.run_execute(trigger=_actor(request), full=True)
         return Response(RunDetailSerializer(selectors.run_get(run_id=run.id)).data, status=status.HTTP_201_CREATED)
 
 

@@ -71,6 +71,19 @@ def transactions_success(*, page: int = PAGE) -> Iterator[dict]:
             return
 
 
+def transactions_changed(*, since: datetime, page: int = PAGE) -> Iterator[dict]:
+    """Transactions of any status whose row changed at or after ``since`` (incremental runs; keyset on
+    (updated_at, id), ``next`` opaque)."""
+    after = None
+    while True:
+        params = {"changed_since": since.isoformat(), "limit": page} | ({"after": after} if after else {})
+        body = _json(service_request("GET", "transaction", "/internal/reconciliation/transactions", params=params))
+        yield from body["results"]
+        after = body["next"]
+        if after is None:
+            return
+
+
 def transactions_lookup(*, ids: list[UUID]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     for start in range(0, len(ids), 1000):

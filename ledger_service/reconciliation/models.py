@@ -13,7 +13,14 @@ class ReconciliationRun(models.Model):
         FINDINGS = "FINDINGS"
         FAILED = "FAILED"  # a service did not answer: nothing can be said, which is not "clean"
 
+    class Mode(models.TextChoices):
+        FULL = "FULL"  # every transaction and entry ever
+        INCREMENTAL = "INCREMENTAL"  # what changed since window_start, and the previous run's defects
+
     started_at = models.DateTimeField()
+    mode = models.CharField(max_length=11, choices=Mode.choices, default=Mode.FULL)
+    # An incremental run's window: transactions changed and entries created at or after it (decision 0020).
+    window_start = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
     trigger = models.CharField(max_length=100)  # "cron", "command", "staff:<id>"

@@ -27,6 +27,7 @@ from reconciliation.selectors import (
     account_figures,
     posted_read,
     repeatable_read,
+    run_window,
     snapshot_take,
 )
 from walletkit.errors import DomainError, RemoteRefused
@@ -39,18 +40,24 @@ RUN_LOCK_KEY = 0x7265636F6E63696C  # "reconcil": one run at a time, across proce
 RESYNC_ATTEMPTS = 3
 
 
-def run_execute(*, trigger: str) -> ReconciliationRun:
+def run_execute(*, trigger: str, full: bool = False) -> ReconciliationRun:
     """Take the cut, check it, store the run and its findings. Runs never overlap (advisory lock).
 
-    Not atomic as a whole on purpose: the run row is committed RUNNING first, so a run that dies
-    (a service down) is still visible, as FAILED, with its error.
+    Incremental (what changed since the previous run) unless ``full`` or a full run is due
+    (selectors.run_window, decision 0020). Not atomic as a whole on purpose: the run row is committed
+    RUNNING first, so a run that dies (a service down) is still visible, as FAILED, with its error.
     """
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK_KEY])
     try:
-        run = ReconciliationRun.objects.create(started_at=timezone.now(), trigger=trigger[:100])
+        started_at = timezone.now()
+        window = None if full else run_window(now=started_at)
+        run = ReconciliationRun.objects.create(
+            started_at=started_at, trigger=trigger[:100], window_start=window.since if window else None,
+            mode=ReconciliationRun.Mode.INCREMENTAL if window else ReconciliationRun.Mode.FULL,
+        )  # fmt: skip
         try:
-            snapshot = snapshot_take()
+            snapshot = snapshot_take(window=window)
         except (ServiceUnavailable, OSError) as exc:
             logger.error("reconciliation run failed", extra={"run_id": run.id, "error": str(exc)})
             return _run_fail(run, error=str(exc))

@@ -87,6 +87,8 @@ class Transaction(models.Model):
         indexes = [
             models.Index(fields=["owner_id", "-created_at", "-id"], name="transaction_owner_recent"),
             models.Index(fields=["counterparty_owner_id", "-created_at", "-id"], name="transaction_cpty_recent"),
+            # Incremental reconciliation's window: what changed since its watermark (decision 0020).
+            models.Index(fields=["updated_at", "id"], name="transaction_changed"),
             models.Index(
                 fields=["next_check_at"],
                 name="transaction_sweep_due",

@@ -1,6 +1,7 @@
 """Internal, service-token-only reads for the ledger's reconciliation. Read-only: nothing here writes."""
 
 from datetime import timedelta
+from uuid import UUID
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
@@ -11,6 +12,8 @@ from rest_framework.views import APIView
 from transactions import selectors
 from transactions.models import TransactionStatus
 from walletkit.auth import internal_callers
+from walletkit.cursors import InvalidCursor
+from walletkit.errors import ApiError
 from walletkit.money import amount_format
 
 
@@ -29,21 +32,45 @@ class ReconciliationTransactionSerializer(serializers.Serializer):
 
 
 class ReconciliationTransactionListApi(APIView):
-    """``GET``: a keyset page of transactions (optionally of one status), by id."""
+    """``GET``: a keyset page of transactions (optionally of one status), by id; or, with
+    ``changed_since``, those of any status whose row changed at or after it, keyset on (updated_at, id)
+    with an opaque ``next`` (incremental reconciliation's window; ``status`` is then ignored)."""
 
     permission_classes = [internal_callers("ledger")]
 
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=TransactionStatus.choices, required=False, default=None)
-        after = serializers.UUIDField(required=False, default=None)
+        changed_since = serializers.DateTimeField(required=False, default=None)
+        after = serializers.CharField(required=False, default=None, help_text="the previous page's next")
         limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=500)
+
+    class ChangedSerializer(ReconciliationTransactionSerializer):
+        updated_at = serializers.DateTimeField()
 
     @extend_schema(parameters=[FilterSerializer])
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        page, next_after = selectors.reconciliation_transaction_page(**filters.validated_data)
+        data = filters.validated_data
+        if data["changed_since"] is not None:
+            try:
+                page, next_after = selectors.reconciliation_transaction_changed_page(
+                    changed_since=data["changed_since"], after=data["after"], limit=data["limit"]
+                )
+            except InvalidCursor as exc:
+                raise ApiError(str(exc), code="invalid_cursor") from None
+            return Response({"results": self.ChangedSerializer(page, many=True).data, "next": next_after})
+        after = self._uuid(data["after"])
+        page, next_after = selectors.reconciliation_transaction_page(status=data["status"], after=after,
+                                                                     limit=data["limit"])  # fmt: skip
         return Response({"results": ReconciliationTransactionSerializer(page, many=True).data, "next": next_after})
+
+    @staticmethod
+    def _uuid(raw: str | None) -> UUID | None:
+        try:
+            return UUID(raw) if raw is not None else None
+        except ValueError:
+            raise ApiError("The cursor is not one this API returned.", code="invalid_cursor") from None
 
 
 class ReconciliationTransactionLookupApi(APIView):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -98,6 +98,24 @@ def reconciliation_transaction_page(
     page = list(rows.values(*RECONCILIATION_FIELDS)[: limit + 1])
     more = len(page) > limit
     return page[:limit], str(page[limit - 1]["id"]) if more else None
+
+
+def reconciliation_transaction_changed_page(
+    *, changed_since: datetime, after: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Transactions of any status whose row changed at or after ``changed_since``: incremental
+    reconciliation's window. Keyset on (updated_at, id), an index range (``transaction_changed``)
+    whatever the table's size. A row changed while the pages are read moves ahead of the cursor and may
+    be returned twice (callers keep the last); one committed after its page was read is in the next
+    window, which starts before this one's reader did. Raises InvalidCursor."""
+    rows = Transaction.objects.filter(updated_at__gte=changed_since).order_by("updated_at", "id")
+    if after is not None:
+        moment, last_id = cursor_decode(after)
+        # updated_at >= moment is the index's range; the OR only drops the cursor's own ties.
+        rows = rows.filter(updated_at__gte=moment).filter(Q(updated_at__gt=moment) | Q(id__gt=last_id))
+    page = list(rows.values(*RECONCILIATION_FIELDS, "updated_at")[: limit + 1])
+    last = page[limit - 1] if len(page) > limit else None
+    return page[:limit], cursor_encode(last["updated_at"], last["id"]) if last else None
 
 
 def reconciliation_transactions_by_id(*, ids: list[UUID]) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ def main() -> int:
         if args.dumps is None:
             parser.error("restore needs --from DIR (a directory made by backup)")
         backup_restore(dumps=args.dumps.resolve(), data_dir=args.data_dir.resolve())
-        print(f"[restore] restored into {args.data_dir}; start it with make up, then reconcile", flush=True)
+        print(f"[restore] restored into {args.data_dir}; start it with make up, then reconcile --full", flush=True)
         return 0
 
     stop = threading.Event()

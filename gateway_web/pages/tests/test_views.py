@@ -99,6 +99,22 @@ def test_staff_page_shows_runs_from_the_ledger(browser, user_make, downstream):
     assert b"#7" in response.content and b"No findings" in response.content
 
 
+def test_staff_page_says_what_each_run_checked(browser, user_make, downstream):
+    staff = user_make("olga", is_staff=True)
+    run = {"id": 8, "started_at": "2026-01-01T00:01:00Z", "finished_at": "2026-01-01T00:01:01Z", "status": "CLEAN",
+           "trigger": "cron", "totals": {}, "counts": {"findings": 0}, "error": "", "mode": "INCREMENTAL",
+           "window_start": "2026-01-01T00:00:00Z"}  # fmt: skip
+    full = {**run, "id": 7, "mode": "FULL", "window_start": None, "trigger": "staff:1"}
+    downstream.answer("GET", "/reconciliation/runs", 200, {"results": [run, full], "next": None})
+    downstream.answer("GET", "/reconciliation/runs/8", 200, {**run, "findings": []})
+    downstream.answer("GET", "/reconciliation/totals", 200, {"run_id": 8, "finished_at": None, "totals": {}})
+    downstream.answer("GET", "/reconciliation/stuck-sagas", 200, {"results": [], "older_than": 40})
+    downstream.answer("GET", "/reconciliation/dead-letters", 200, {"wallet": []})
+    downstream.answer("GET", "/reconciliation/operations", 200, {"wallet": {"outbox_backlog": 0, "consumer_lag": {}}})
+    page = signed_in(browser, staff).get("/staff/reconciliation").content.decode()
+    assert "changes since 2026-01-01 00:00:00" in page and "all history" in page
+
+
 def test_transfer_review_names_the_recipient_then_pays_with_the_form_key(browser, user_make, downstream):
     payer, payee = user_make("paula"), user_make("quinn")
     other = {**WALLET, "id": "33333333-3333-3333-3333-333333333333", "owner_id": payee.id}

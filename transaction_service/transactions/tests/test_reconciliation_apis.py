@@ -1,9 +1,12 @@
 """The internal reads reconciliation pages through: service tokens only, keyset pages, stuck sagas."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from transactions.models import TransactionAnomaly, TransactionStatus
+from transactions.models import Transaction, TransactionAnomaly, TransactionStatus
 from transactions.tests.factories import TransactionFactory, age
 from walletkit.testing.tokens import service_token_as, user_token
 
@@ -71,3 +74,38 @@ def test_users_and_services_other_than_the_ledger_are_refused(method, path):
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         assert getattr(client, method)(path).status_code == 403
+
+
+def _changed_pages(service, changed_since: str, limit: int) -> tuple[list[str], list[dict]]:
+    seen, bodies, after = [], [], None
+    while True:
+        params = {"changed_since": changed_since, "limit": limit} | ({"after": after} if after else {})
+        response = service.get("/internal/reconciliation/transactions", params)
+        assert response.status_code == 200, response.content
+        bodies.append(response.json())
+        seen += [row["id"] for row in bodies[-1]["results"]]
+        after = bodies[-1]["next"]
+        if after is None:
+            return seen, bodies
+
+
+def test_changed_since_pages_every_status_changed_at_or_after_it_once(service):
+    """Incremental reconciliation: every transaction whose row changed since the watermark (any status:
+    a FAILED one with an entry is a finding too), and none older, keyset on (updated_at, id)."""
+    now = timezone.now()
+    old = [TransactionFactory(status=TransactionStatus.SUCCESS) for _ in range(3)]
+    Transaction.objects.filter(id__in=[tx.id for tx in old]).update(updated_at=now - timedelta(hours=1))
+    recent = [TransactionFactory(status=status) for status in ("SUCCESS", "FAILED", "RESERVED", "SUCCESS", "SUCCESS")]
+    Transaction.objects.filter(id__in=[tx.id for tx in recent[:2]]).update(updated_at=now)  # ties on updated_at
+    seen, bodies = _changed_pages(service, (now - timedelta(minutes=1)).isoformat(), limit=2)
+    assert sorted(seen) == sorted(str(tx.id) for tx in recent)
+    assert len(bodies) == 3 and {row["status"] for body in bodies for row in body["results"]} >= {"FAILED"}
+    assert all("updated_at" in row for body in bodies for row in body["results"])
+
+
+def test_changed_since_refuses_a_forged_cursor_and_a_bad_time(service):
+    bad_cursor = service.get("/internal/reconciliation/transactions", {"changed_since": timezone.now().isoformat(),
+                                                                       "after": "not-a-cursor"})  # fmt: skip
+    assert (bad_cursor.status_code, bad_cursor.json()["code"]) == (400, "invalid_cursor")
+    bad_time = service.get("/internal/reconciliation/transactions", {"changed_since": "yesterday"})
+    assert bad_time.status_code == 400 and bad_time.json()["code"] == "invalid"
