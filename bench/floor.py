@@ -57,8 +57,13 @@ def measure(stack, *, count: int = 2000) -> dict[str, dict]:
     results = {}
     with httpx.Client(base_url=config.url("wallet_service")) as http:
         http.get("/healthz")
-        results["Django request, plain view (wallet-web /healthz)"] = _cost(
+        results["Django request, plain view, gunicorn gthread (wallet-web /healthz)"] = _cost(
             roots, idle, "wallet-web", count, lambda: http.get("/healthz").raise_for_status()
+        )
+    with httpx.Client(base_url=config.url("gateway_web")) as http:
+        http.get("/healthz")
+        results["Django request, plain view, the gateway's server (uvicorn + a2wsgi)"] = _cost(
+            roots, idle, "gateway-web", count, lambda: http.get("/healthz").raise_for_status()
         )
     with psycopg.connect(config.database_url("wallet"), autocommit=True) as db:
         results["PostgreSQL statement (SELECT 1)"] = _cost(
