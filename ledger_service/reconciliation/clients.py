@@ -31,16 +31,27 @@ def _json(response, *, ok: tuple[int, ...] = (200,)) -> dict:
     return response.json()
 
 
-def wallet_pages(*, captured_since: datetime, page: int = PAGE) -> Iterator[dict]:
-    """Pages of ``{wallets, holds}``; each page is one consistent snapshot of the wallet database."""
+def _pages(service: str, path: str, params: dict) -> Iterator[dict]:
+    """Every page of a keyset-paged internal list: each page's ``next`` is the ``after`` of the following."""
     after = None
     while True:
-        params = {"limit": page, "captured_since": captured_since.isoformat()} | ({"after": after} if after else {})
-        body = _json(service_request("GET", "wallet", "/internal/reconciliation/wallets", params=params))
+        keyset = {"after": after} if after is not None else {}
+        body = _json(service_request("GET", service, path, params=params | keyset))
         yield body
         after = body["next"]
         if after is None:
             return
+
+
+def _results(service: str, path: str, params: dict) -> Iterator[dict]:
+    for body in _pages(service, path, params):
+        yield from body["results"]
+
+
+def wallet_pages(*, captured_since: datetime, page: int = PAGE) -> Iterator[dict]:
+    """Pages of ``{wallets, holds}``; each page is one consistent snapshot of the wallet database."""
+    params = {"limit": page, "captured_since": captured_since.isoformat()}
+    return _pages("wallet", "/internal/reconciliation/wallets", params)
 
 
 def wallet_one(*, wallet_id: UUID, captured_since: datetime) -> dict | None:
@@ -61,27 +72,14 @@ def wallet_resync(*, wallet_id: UUID, balance: Decimal, expected_version: int, r
 
 
 def transactions_success(*, page: int = PAGE) -> Iterator[dict]:
-    after = None
-    while True:
-        params = {"status": "SUCCESS", "limit": page} | ({"after": after} if after else {})
-        body = _json(service_request("GET", "transaction", "/internal/reconciliation/transactions", params=params))
-        yield from body["results"]
-        after = body["next"]
-        if after is None:
-            return
+    return _results("transaction", "/internal/reconciliation/transactions", {"status": "SUCCESS", "limit": page})
 
 
 def transactions_changed(*, since: datetime, page: int = PAGE) -> Iterator[dict]:
     """Transactions of any status whose row changed at or after ``since`` (incremental runs; keyset on
     (updated_at, id), ``next`` opaque)."""
-    after = None
-    while True:
-        params = {"changed_since": since.isoformat(), "limit": page} | ({"after": after} if after else {})
-        body = _json(service_request("GET", "transaction", "/internal/reconciliation/transactions", params=params))
-        yield from body["results"]
-        after = body["next"]
-        if after is None:
-            return
+    params = {"changed_since": since.isoformat(), "limit": page}
+    return _results("transaction", "/internal/reconciliation/transactions", params)
 
 
 def transactions_lookup(*, ids: list[UUID]) -> dict[str, dict]:
@@ -101,25 +99,11 @@ def stuck_sagas(*, older_than: float | None = None) -> dict:
 
 
 def anomalies() -> Iterator[dict]:
-    after = None
-    while True:
-        params = {"limit": PAGE} | ({"after": after} if after is not None else {})
-        body = _json(service_request("GET", "transaction", "/internal/reconciliation/anomalies", params=params))
-        yield from body["results"]
-        after = body["next"]
-        if after is None:
-            return
+    return _results("transaction", "/internal/reconciliation/anomalies", {"limit": PAGE})
 
 
 def dead_letters(*, service: str) -> Iterator[dict]:
-    after = None
-    while True:
-        params = {"limit": 100} | ({"after": after} if after is not None else {})
-        body = _json(service_request("GET", service, "/internal/dead-letters", params=params))
-        yield from body["results"]
-        after = body["next"]
-        if after is None:
-            return
+    return _results(service, "/internal/dead-letters", {"limit": 100})
 
 
 def worker_metrics(*, service: str) -> dict:
