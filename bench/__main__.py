@@ -246,8 +246,7 @@ async def _phase(workload: Workload, roots, name: str, tps, driver, offered=None
     outcome = await driver
     start, end = outcome[0], outcome[1]
     cpu_after, machine_after = stats.cpu_by_group(roots), stats.machine_cpu()
-    calls = await asyncio.to_thread(statements.calls_by_database, statements_url) if counting else {}
-    frequent = await asyncio.to_thread(statements.top_by_database, statements_url) if counting else {}
+    calls, frequent = await asyncio.to_thread(statements.counted, statements_url) if counting else ({}, {})
     results = recorder.results[first_result:]
     accepted_ids = [r.transaction_id for r in results if r.status == 202]
     unfinished = await _drain(workload, accepted_ids)

@@ -28,27 +28,24 @@ def reset(server_url: str) -> bool:
         return False
 
 
-def calls_by_database(server_url: str) -> dict[str, int]:
+def counted(server_url: str, *, most_frequent: int = 15) -> tuple[dict[str, int], dict[str, list[tuple[int, str]]]]:
+    """Statements each service database ran since the reset, and its most frequent ones:
+    ``({database: calls}, {database: [(calls, the statement's first 200 characters)]})``."""
+    databases = list(SERVICE_DATABASES)
     with _connect(server_url) as conn:
-        rows = conn.execute(
+        calls = conn.execute(
             "SELECT d.datname, sum(s.calls)::bigint FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
             "WHERE d.datname = ANY(%s) GROUP BY d.datname",
-            [list(SERVICE_DATABASES)],
+            [databases],
         ).fetchall()
-    return dict(rows)
-
-
-def top_by_database(server_url: str, *, limit: int = 15) -> dict[str, list[tuple[int, str]]]:
-    """Each database's most frequent statements: (calls, the statement's first 200 characters)."""
-    with _connect(server_url) as conn:
-        rows = conn.execute(
+        ranked = conn.execute(
             "SELECT datname, calls, query FROM (SELECT d.datname, s.calls, regexp_replace(s.query, '\\s+', ' ', 'g') "
             "AS query, row_number() OVER (PARTITION BY d.datname ORDER BY s.calls DESC) AS rank "
             "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = ANY(%s)) ranked "
             "WHERE rank <= %s ORDER BY datname, calls DESC",
-            [list(SERVICE_DATABASES), limit],
+            [databases, most_frequent],
         ).fetchall()
     frequent: dict[str, list[tuple[int, str]]] = {}
-    for database, calls, query in rows:
-        frequent.setdefault(database, []).append((calls, query[:200]))
-    return frequent
+    for database, count, query in ranked:
+        frequent.setdefault(database, []).append((count, query[:200]))
+    return dict(calls), frequent
